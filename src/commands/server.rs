@@ -1,0 +1,506 @@
+//! The server group: INFO, CONFIG, TIME, LASTSAVE, DEBUG, SHUTDOWN, plus the coordinator
+//! entry for every `Special` command. Work that concerns all cores (INFO, CONFIG SET,
+//! CLIENT LIST/KILL) is sent to each core and combined here.
+
+use super::{Args, Command, Exec, CONTAINER, NOAUTH, Special, eq_ic};
+use crate::dispatch::{coord, invoke_all};
+use crate::error::{CmdError, CmdResult};
+use crate::resp::Out;
+use crate::server::client::Client;
+use crate::server::core::{CmdStat, Core, CoreStats};
+use crate::shard::ShardStats;
+use std::fmt::Write;
+use std::rc::Rc;
+
+/// The Redis version shardis reports (clients pick features by it).
+pub const REDIS_VERSION: &str = "7.2.4";
+
+pub const COMMANDS: &[Command] = &[
+    cmd("info", -1, Exec::Special(Special::Info)),
+    cmd("time", 1, Exec::Special(Special::Time)),
+    cmd("lastsave", 1, Exec::Conn(lastsave)),
+    cmd("debug", -2, Exec::Special(Special::DebugSleep)),
+    Command { name: "shutdown", arity: -1, flags: NOAUTH, first_key: 0, last_key: 0, step: 0, exec: Exec::Special(Special::Shutdown) },
+    Command { name: "config", arity: -2, flags: CONTAINER, first_key: 0, last_key: 0, step: 0, exec: Exec::Conn(lastsave) },
+    cmd("config|get", -3, Exec::Special(Special::ConfigGet)),
+    cmd("config|set", -4, Exec::Special(Special::ConfigSet)),
+    cmd("config|resetstat", 2, Exec::Special(Special::ConfigResetStat)),
+    cmd("config|rewrite", 2, Exec::Conn(config_rewrite)),
+    cmd("config|help", 2, Exec::Conn(config_help)),
+    cmd("scan", -2, Exec::Special(Special::Scan)),
+    cmd("randomkey", 1, Exec::Special(Special::RandomKey)),
+];
+
+const fn cmd(name: &'static str, arity: i32, exec: Exec) -> Command {
+    Command { name, arity, flags: 0, first_key: 0, last_key: 0, step: 0, exec }
+}
+
+/// LASTSAVE: the unix time of the last successful save (the start time until persistence).
+fn lastsave(c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
+    out.int(c.core.started_unix as i64);
+    Ok(())
+}
+
+fn config_rewrite(_c: &mut Client, _args: Args, _out: &mut Out) -> CmdResult {
+    Err(CmdError::msg("ERR The server is running without a config file"))
+}
+
+fn config_help(_c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
+    let lines = [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ];
+    out.array(lines.len());
+    for l in lines {
+        out.simple(l);
+    }
+    Ok(())
+}
+
+/// Runs a `Special` command from the connection's core.
+pub async fn run_special(core: &Rc<Core>, client: &mut Client, special: Special, args: Args<'_>, out: &mut Out) {
+    let result = match special {
+        Special::Info => info(core, args, out).await,
+        Special::ConfigGet => config_get(core, args, out),
+        Special::ConfigSet => config_set(core, args, out).await,
+        Special::ConfigResetStat => config_resetstat(core, out).await,
+        Special::ClientList => client_list(core, args, out).await,
+        Special::ClientKill => client_kill(core, client, args, out).await,
+        Special::Scan => coord::scan(core, client, args, out).await,
+        Special::RandomKey => {
+            coord::random_key(core, client, out).await;
+            Ok(())
+        }
+        Special::Time => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            out.array(2);
+            out.bulk(now.as_secs().to_string().as_bytes());
+            out.bulk(now.subsec_micros().to_string().as_bytes());
+            Ok(())
+        }
+        Special::DebugSleep => debug(args, out).await,
+        Special::Shutdown => shutdown(args),
+        _ => Err(CmdError::msg("ERR unsupported")),
+    };
+    if let Err(e) = result {
+        let text = e.to_string();
+        core.count_error(&text);
+        out.error(&text);
+    }
+}
+
+/// DEBUG SLEEP seconds | DEBUG SET-ACTIVE-EXPIRE 0|1. Unlike Redis, SLEEP pauses only the
+/// calling connection (a shard never blocks).
+async fn debug(args: Args<'_>, out: &mut Out) -> CmdResult {
+    if eq_ic(args.get(1), "sleep") && args.len() == 3 {
+        let secs = super::parse_float(args.get(2))?;
+        glommio::timer::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))).await;
+        out.ok();
+        return Ok(());
+    }
+    if eq_ic(args.get(1), "set-active-expire") && args.len() == 3 {
+        out.ok();
+        return Ok(());
+    }
+    if eq_ic(args.get(1), "help") {
+        out.array(1);
+        out.simple("DEBUG <subcommand>: SLEEP <seconds>, SET-ACTIVE-EXPIRE <0|1>");
+        return Ok(());
+    }
+    Err(CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+        crate::error::printable_snippet(args.get(1), 128)
+    )))
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: exits; nothing to save until persistence.
+fn shutdown(args: Args<'_>) -> CmdResult {
+    for a in args.iter().skip(1) {
+        if !["nosave", "save", "now", "force", "abort"].iter().any(|o| eq_ic(a, o)) {
+            return Err(CmdError::Syntax);
+        }
+        if eq_ic(a, "abort") {
+            return Err(CmdError::msg("ERR No shutdown in progress."));
+        }
+    }
+    crate::log("User requested shutdown... Redis is now ready to exit, bye bye...");
+    std::process::exit(0);
+}
+
+fn config_get(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
+    let patterns: Vec<&[u8]> = args.iter().skip(2).collect();
+    let found = core.config.borrow().get_matching(&patterns);
+    out.map(found.len());
+    for (name, value) in found {
+        out.bulk(name.as_bytes());
+        out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+/// CONFIG SET name value [name value ...]: validated on this core, then applied on all.
+async fn config_set(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return Err(CmdError::WrongArity("config|set".into()));
+    }
+    let mut trial = core.config.borrow().clone();
+    let mut pairs = Vec::new();
+    for i in (2..args.len()).step_by(2) {
+        let name = String::from_utf8_lossy(args.get(i)).into_owned();
+        let value = String::from_utf8_lossy(args.get(i + 1)).into_owned();
+        if pairs.iter().any(|(n, _): &(String, String)| n.eq_ignore_ascii_case(&name)) {
+            return Err(CmdError::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")));
+        }
+        trial.set(&name, &value, false).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+        pairs.push((name, value));
+    }
+    invoke_all(core, move |c| {
+        let mut cfg = c.config.borrow_mut();
+        for (name, value) in &pairs {
+            let _ = cfg.set(name, value, false);
+        }
+        c.reactor.spin.set(std::time::Duration::from_micros(cfg.spin_us));
+    })
+    .await;
+    out.ok();
+    Ok(())
+}
+
+async fn config_resetstat(core: &Rc<Core>, out: &mut Out) -> CmdResult {
+    invoke_all(core, |c| {
+        let len = crate::commands::table().len();
+        *c.stats.borrow_mut() = CoreStats { cmd: vec![CmdStat::default(); len], ..Default::default() };
+        c.shard.borrow_mut().stats = ShardStats::default();
+    })
+    .await;
+    out.ok();
+    Ok(())
+}
+
+/// CLIENT LIST [TYPE type] [ID id ...]
+async fn client_list(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if eq_ic(args.get(i), "type") && i + 1 < args.len() {
+            let t = args.get(i + 1);
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|o| eq_ic(t, o)) {
+                return Err(CmdError::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))));
+            }
+            if !eq_ic(t, "normal") {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if eq_ic(args.get(i), "id") && i + 1 < args.len() {
+            let mut list = ids.take().unwrap_or_default();
+            for a in args.iter().skip(i + 1) {
+                let id = super::parse_int(a).ok().filter(|&v| v > 0).ok_or_else(|| CmdError::msg("ERR Invalid client ID"))?;
+                list.push(id as u64);
+            }
+            ids = Some(list);
+            i = args.len();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let lines = invoke_all(core, |c| {
+        c.clients.borrow().values().map(|info| (info.id, info.list_line())).collect::<Vec<_>>()
+    })
+    .await;
+    let mut all: Vec<(u64, String)> = lines.into_iter().flatten().collect();
+    all.sort_by_key(|(id, _)| *id);
+    let mut text = String::new();
+    for (id, line) in all {
+        if ids.as_ref().is_none_or(|l| l.contains(&id)) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// CLIENT KILL ip:port | CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no] ...
+async fn client_kill(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -> CmdResult {
+    let mut filter_id: Option<u64> = None;
+    let mut addr: Option<String> = None;
+    let mut laddr: Option<String> = None;
+    let mut skipme = true;
+    let old_form = args.len() == 3;
+    if old_form {
+        addr = Some(String::from_utf8_lossy(args.get(2)).into_owned());
+        skipme = false;
+    } else {
+        if args.len() % 2 != 0 {
+            return Err(CmdError::Syntax);
+        }
+        for i in (2..args.len()).step_by(2) {
+            let (opt, v) = (args.get(i), args.get(i + 1));
+            let text = String::from_utf8_lossy(v).into_owned();
+            if eq_ic(opt, "id") {
+                filter_id = Some(super::parse_int(v).ok().filter(|&x| x > 0).ok_or_else(|| {
+                    CmdError::msg("ERR client-id should be greater than 0")
+                })? as u64);
+            } else if eq_ic(opt, "addr") {
+                addr = Some(text);
+            } else if eq_ic(opt, "laddr") {
+                laddr = Some(text);
+            } else if eq_ic(opt, "skipme") {
+                skipme = match text.to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(CmdError::Syntax),
+                };
+            } else if eq_ic(opt, "type") || eq_ic(opt, "user") || eq_ic(opt, "maxage") {
+                // Every shardis client is a normal client of the default user.
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+    }
+    let me = client.id();
+    let killed: usize = invoke_all(core, move |c| {
+        let mut n = 0;
+        for info in c.clients.borrow().values() {
+            let matches = filter_id.is_none_or(|id| id == info.id)
+                && addr.as_ref().is_none_or(|a| *a == info.addr)
+                && laddr.as_ref().is_none_or(|a| *a == info.laddr)
+                && !(skipme && info.id == me);
+            if matches {
+                info.kill();
+                n += 1;
+            }
+        }
+        n
+    })
+    .await
+    .into_iter()
+    .sum();
+    if old_form {
+        if killed == 0 {
+            return Err(CmdError::msg("ERR No such client"));
+        }
+        out.ok();
+    } else {
+        out.int(killed as i64);
+    }
+    Ok(())
+}
+
+/// What INFO needs from one core.
+struct CoreSnapshot {
+    stats: CoreStats,
+    shard: ShardStats,
+    /// Per database: (keys, keys with a TTL).
+    dbs: Vec<(usize, usize)>,
+    clients: usize,
+}
+
+async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
+    let snaps = invoke_all(core, |c| {
+        let shard = c.shard.borrow();
+        CoreSnapshot {
+            stats: c.stats.borrow().clone(),
+            shard: shard.stats.clone(),
+            dbs: shard.dbs.iter().map(|d| (d.len(), d.volatile.len())).collect(),
+            clients: c.clients.borrow().len(),
+        }
+    })
+    .await;
+    let wanted: Vec<String> = args.iter().skip(1).map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let text = render_info(core, &snaps, &wanted);
+    out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace",
+];
+
+fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String {
+    let all = wanted.iter().any(|w| w == "all" || w == "everything");
+    let show = |s: &str| {
+        if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+            DEFAULT_SECTIONS.contains(&s)
+        } else {
+            all || wanted.iter().any(|w| w == s)
+        }
+    };
+    let cfg = core.config.borrow();
+    let mut sections: Vec<String> = Vec::new();
+    let mut total = CoreStats::default();
+    let mut shard = ShardStats::default();
+    let mut cmd = vec![CmdStat::default(); crate::commands::table().len()];
+    for s in snaps {
+        total.connections_received += s.stats.connections_received;
+        total.rejected_connections += s.stats.rejected_connections;
+        total.net_input_bytes += s.stats.net_input_bytes;
+        total.net_output_bytes += s.stats.net_output_bytes;
+        total.total_error_replies += s.stats.total_error_replies;
+        for (k, v) in &s.stats.errors {
+            *total.errors.entry(k.clone()).or_insert(0) += v;
+        }
+        for (acc, c) in cmd.iter_mut().zip(&s.stats.cmd) {
+            acc.calls += c.calls;
+            acc.usec += c.usec;
+            acc.rejected += c.rejected;
+            acc.failed += c.failed;
+        }
+        shard.keyspace_hits += s.shard.keyspace_hits;
+        shard.keyspace_misses += s.shard.keyspace_misses;
+        shard.expired_keys += s.shard.expired_keys;
+    }
+    let commands_processed: u64 = cmd.iter().map(|c| c.calls).sum();
+    let uptime = core.started.elapsed().as_secs();
+    let rss = rss_bytes();
+    let (user, sys) = cpu_times();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    if show("server") {
+        sections.push(format!(
+            "# Server\r\nredis_version:{REDIS_VERSION}\r\nshardis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{:040x}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:\r\nio_threads_active:0\r\nshard_threads:{}\r\n",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            (core.started_unix as u128) << 64 | std::process::id() as u128,
+            cfg.port,
+            now.as_micros(),
+            uptime / 86400,
+            cfg.hz,
+            cfg.hz,
+            now.as_secs() & 0xFFFFFF,
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            core.shards,
+        ));
+    }
+    if show("clients") {
+        let clients: usize = snaps.iter().map(|s| s.clients).sum();
+        sections.push(format!(
+            "# Clients\r\nconnected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\n",
+            cfg.maxclients
+        ));
+    }
+    if show("memory") {
+        sections.push(format!(
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
+            human_bytes(rss),
+            human_bytes(rss),
+            cfg.maxmemory,
+            human_bytes(cfg.maxmemory),
+            cfg.maxmemory_policy
+        ));
+    }
+    if show("persistence") {
+        sections.push(format!(
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+            core.started_unix
+        ));
+    }
+    if show("stats") {
+        sections.push(format!(
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands_processed}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+            total.connections_received,
+            total.net_input_bytes,
+            total.net_output_bytes,
+            total.rejected_connections,
+            shard.expired_keys,
+            shard.keyspace_hits,
+            shard.keyspace_misses,
+            total.total_error_replies,
+        ));
+    }
+    if show("replication") {
+        sections.push(
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n".into(),
+        );
+    }
+    if show("cpu") {
+        sections.push(format!(
+            "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n"
+        ));
+    }
+    if show("modules") {
+        sections.push("# Modules\r\n".into());
+    }
+    if show("errorstats") {
+        let mut s = String::from("# Errorstats\r\n");
+        for (code, n) in &total.errors {
+            let _ = write!(s, "errorstat_{code}:count={n}\r\n");
+        }
+        sections.push(s);
+    }
+    if show("commandstats") {
+        let mut s = String::from("# Commandstats\r\n");
+        for (c, st) in crate::commands::table().iter().zip(&cmd) {
+            if st.calls == 0 && st.rejected == 0 && st.failed == 0 {
+                continue;
+            }
+            let per_call = if st.calls > 0 { st.usec as f64 / st.calls as f64 } else { 0.0 };
+            let _ = write!(
+                s,
+                "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                c.name.replace('|', "|"),
+                st.calls,
+                st.usec,
+                st.rejected,
+                st.failed
+            );
+        }
+        sections.push(s);
+    }
+    if show("cluster") {
+        sections.push("# Cluster\r\ncluster_enabled:0\r\n".into());
+    }
+    if show("keyspace") {
+        let mut s = String::from("# Keyspace\r\n");
+        for db in 0..cfg.databases {
+            let (keys, expires) = snaps.iter().fold((0, 0), |(k, e), snap| {
+                let (dk, de) = snap.dbs.get(db).copied().unwrap_or((0, 0));
+                (k + dk, e + de)
+            });
+            if keys > 0 {
+                let _ = write!(s, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+            }
+        }
+        sections.push(s);
+    }
+    sections.join("\r\n")
+}
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", n / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+/// Resident memory, from /proc (an in-memory file; reading it does not block on disk).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn cpu_times() -> (f64, f64) {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
+}

@@ -1,0 +1,366 @@
+//! The coordinator: runs, from the connection's core, every command that is not a plain
+//! single-shard command — multi-key commands whose keys span shards, keyless commands that
+//! run on every shard, cross-shard moves (RENAME, COPY), MSETNX and SCAN. Multi-shard work is
+//! a transaction over the involved shards' gates (see `tx`): take them in ascending shard
+//! order, run the per-shard parts while holding them all, release.
+
+use super::mesh::{ReqBody, RespBody};
+use super::{exec_local, invoke_on, merge, slot::key_shard};
+use crate::commands::{self, Args, Exec, OwnedArgs, Special, table};
+use crate::error::CmdError;
+use crate::resp::Out;
+use crate::server::client::Client;
+use crate::server::core::Core;
+use crate::shard::{Ctx, now_ms};
+use crate::tx::TxId;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Runs `f` with a `Ctx` on this core's shard for database `db`.
+pub fn with_ctx<R>(core: &Core, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
+    let mut shard = core.shard.borrow_mut();
+    let config = core.config.borrow();
+    let mut ctx = Ctx { shard: &mut shard, db, now_ms: now_ms(), config: &config };
+    f(&mut ctx)
+}
+
+/// Runs a command that waited (for the gate, or for earlier pipelined commands) or needs the
+/// coordinator.
+pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: &OwnedArgs, out: &mut Out) {
+    let cmd = &table()[cmd_index];
+    let a = args.args();
+    match cmd.exec {
+        Exec::Shard(_) => match single_shard(core, cmd_index, a) {
+            Some(shard) => run_on_shard(core, shard, client, cmd_index, a, out).await,
+            None => out.error("CROSSSLOT Keys in request don't hash to the same slot"),
+        },
+        Exec::Multi(_, how) => {
+            let groups = group_keys(core, cmd_index, a);
+            if groups.len() <= 1 {
+                let shard = groups.keys().next().copied().unwrap_or(core.id);
+                run_on_shard(core, shard, client, cmd_index, a, out).await;
+            } else {
+                run_split(core, client, cmd_index, a, groups, how, out).await;
+            }
+        }
+        Exec::AllShards(_, how) => {
+            let groups: BTreeMap<usize, Vec<usize>> = (0..core.shards).map(|s| (s, Vec::new())).collect();
+            run_split(core, client, cmd_index, a, groups, how, out).await;
+        }
+        Exec::Cross(_, special) => match single_shard(core, cmd_index, a) {
+            Some(shard) if !copies_across_dbs(special) => {
+                run_on_shard(core, shard, client, cmd_index, a, out).await
+            }
+            _ => run_cross(core, client, special, a, out).await,
+        },
+        Exec::Conn(f) => {
+            if let Err(e) = f(client, a, out) {
+                let text = e.to_string();
+                core.count_error(&text);
+                out.error(&text);
+            }
+        }
+        Exec::Special(special) => crate::commands::server::run_special(core, client, special, a, out).await,
+    }
+}
+
+/// COPY into another database stays on one shard but still needs its options parsed by the
+/// shard function, which handles it; nothing crosses.
+fn copies_across_dbs(_special: Special) -> bool {
+    false
+}
+
+/// The one shard all of a command's keys live on (this core for keyless commands), or None.
+pub fn single_shard(core: &Core, cmd_index: usize, args: Args) -> Option<usize> {
+    let cmd = &table()[cmd_index];
+    let mut shard = None;
+    for i in cmd.key_indexes(args.len()) {
+        let s = key_shard(args.get(i), core.shards);
+        match shard {
+            None => shard = Some(s),
+            Some(prev) if prev != s => return None,
+            _ => {}
+        }
+    }
+    Some(shard.unwrap_or(core.id))
+}
+
+fn group_keys(core: &Core, cmd_index: usize, args: Args) -> BTreeMap<usize, Vec<usize>> {
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in table()[cmd_index].key_indexes(args.len()) {
+        groups.entry(key_shard(args.get(i), core.shards)).or_default().push(i);
+    }
+    groups
+}
+
+/// Runs a whole command on one shard, outside any transaction.
+pub async fn run_on_shard(core: &Rc<Core>, shard: usize, client: &Client, cmd_index: usize, args: Args<'_>, out: &mut Out) {
+    if shard == core.id {
+        let _permit = core.gate.read().await;
+        exec_local(core, cmd_index, client.db, args, out);
+        return;
+    }
+    let reply = call_batch(core, shard, 0, client.db, client.resp3, cmd_index, args).await;
+    out.raw(&reply);
+}
+
+async fn call_batch(core: &Rc<Core>, shard: usize, tx: TxId, db: usize, resp3: bool, cmd: usize, args: Args<'_>) -> Vec<u8> {
+    let mut batch = super::mesh::Batch::new(db, resp3);
+    batch.push(cmd, args.iter());
+    match core.mesh.call(shard, tx, ReqBody::Batch(batch)).await {
+        RespBody::Replies { out, .. } => out,
+        _ => unreachable!("batch answered with a non-reply"),
+    }
+}
+
+/// Runs one command on a shard inside transaction `tx` (whose gate it holds).
+async fn run_in_tx(core: &Rc<Core>, shard: usize, tx: TxId, client: &Client, cmd: usize, args: Args<'_>) -> Vec<u8> {
+    if shard == core.id {
+        let mut out = Out::new(client.resp3);
+        exec_local(core, cmd, client.db, args, &mut out);
+        return out.buf;
+    }
+    call_batch(core, shard, tx, client.db, client.resp3, cmd, args).await
+}
+
+pub async fn lock(core: &Rc<Core>, tx: TxId, shards: &[usize]) {
+    for &s in shards {
+        if s == core.id {
+            core.gate.write(tx).await;
+        } else {
+            core.mesh.call(s, tx, ReqBody::Lock).await;
+        }
+    }
+}
+
+pub async fn unlock(core: &Rc<Core>, tx: TxId, shards: &[usize]) {
+    for &s in shards {
+        if s == core.id {
+            core.gate.release(tx);
+        } else {
+            core.mesh.notify(s, tx, ReqBody::Unlock).await;
+        }
+    }
+}
+
+/// Builds the part of a multi-key command for one shard: its name and, for each of its key
+/// positions, the key and the arguments that belong to it (MSET's values).
+fn sub_command(cmd_index: usize, args: Args, positions: &[usize]) -> OwnedArgs {
+    let step = table()[cmd_index].step.max(1) as usize;
+    let mut sub = OwnedArgs::from_slices([args.get(0)]);
+    if positions.is_empty() {
+        for a in args.iter().skip(1) {
+            sub.push(a);
+        }
+    }
+    for &p in positions {
+        for i in p..(p + step).min(args.len()) {
+            sub.push(args.get(i));
+        }
+    }
+    sub
+}
+
+/// Runs a command split over several shards as one transaction and merges the replies.
+async fn run_split(
+    core: &Rc<Core>,
+    client: &Client,
+    cmd_index: usize,
+    args: Args<'_>,
+    groups: BTreeMap<usize, Vec<usize>>,
+    how: commands::Merge,
+    out: &mut Out,
+) {
+    let shards: Vec<usize> = groups.keys().copied().collect();
+    let tx = core.new_tx();
+    lock(core, tx, &shards).await;
+    let mut waits = Vec::new();
+    let mut local = None;
+    for (&shard, positions) in &groups {
+        let sub = sub_command(cmd_index, args, positions);
+        if shard == core.id {
+            local = Some(sub);
+            continue;
+        }
+        let mut batch = super::mesh::Batch::new(client.db, client.resp3);
+        batch.push(cmd_index, sub.args().iter());
+        waits.push((shard, core.mesh.start(shard, tx, ReqBody::Batch(batch)).await));
+    }
+    let mut replies: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+    if let Some(sub) = local {
+        let mut o = Out::new(client.resp3);
+        exec_local(core, cmd_index, client.db, sub.args(), &mut o);
+        replies.insert(core.id, o.buf);
+    }
+    for (shard, wait) in waits {
+        if let RespBody::Replies { out, .. } = wait.await {
+            replies.insert(shard, out);
+        }
+    }
+    unlock(core, tx, &shards).await;
+    let ordered: Vec<Vec<u8>> = replies.into_values().collect();
+    let positions: Vec<Vec<usize>> = groups.into_values().collect();
+    merge::merge(how, &ordered, &positions, out);
+}
+
+async fn run_cross(core: &Rc<Core>, client: &Client, special: Special, args: Args<'_>, out: &mut Out) {
+    let result = match special {
+        Special::MsetNx => msetnx(core, client, args, out).await,
+        Special::Rename | Special::RenameNx => rename(core, client, args, special == Special::RenameNx, out).await,
+        Special::Copy => copy(core, client, args, out).await,
+        _ => Err(CmdError::msg("ERR not a cross-shard command")),
+    };
+    if let Err(e) = result {
+        let text = e.to_string();
+        core.count_error(&text);
+        out.error(&text);
+    }
+}
+
+/// MSETNX across shards: check every key's absence and set them all within one transaction.
+async fn msetnx(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -> Result<(), CmdError> {
+    if args.len() % 2 == 0 {
+        return Err(CmdError::WrongArity("msetnx".into()));
+    }
+    let msetnx = commands::index_of("msetnx");
+    let groups = group_keys(core, msetnx, args);
+    let shards: Vec<usize> = groups.keys().copied().collect();
+    let tx = core.new_tx();
+    lock(core, tx, &shards).await;
+    let mut existing = 0;
+    for (&shard, positions) in &groups {
+        let keys = OwnedArgs::from_slices(std::iter::once(&b"EXISTS"[..]).chain(positions.iter().map(|&p| args.get(p))));
+        let reply = run_in_tx(core, shard, tx, client, commands::index_of("exists"), keys.args()).await;
+        existing += merge::elements_int(&reply);
+    }
+    if existing == 0 {
+        let mset = commands::index_of("mset");
+        for (&shard, positions) in &groups {
+            let sub = sub_command(mset, args, positions);
+            run_in_tx(core, shard, tx, client, mset, sub.args()).await;
+        }
+    }
+    unlock(core, tx, &shards).await;
+    out.int((existing == 0) as i64);
+    Ok(())
+}
+
+async fn rename(core: &Rc<Core>, client: &Client, args: Args<'_>, nx: bool, out: &mut Out) -> Result<(), CmdError> {
+    let (src, dst) = (args.get(1).to_vec(), args.get(2).to_vec());
+    let (from, to) = (key_shard(&src, core.shards), key_shard(&dst, core.shards));
+    let db = client.db;
+    let mut shards = vec![from, to];
+    shards.sort_unstable();
+    let tx = core.new_tx();
+    lock(core, tx, &shards).await;
+    let result = async {
+        let src_key = src.clone();
+        let exists = invoke_on(core, from, tx, true, move |c| with_ctx(c, db, |ctx| ctx.lookup_quiet(&src_key).is_some())).await;
+        if !exists {
+            return Err(CmdError::NoSuchKey);
+        }
+        if nx {
+            let dst_key = dst.clone();
+            let taken = invoke_on(core, to, tx, true, move |c| with_ctx(c, db, |ctx| ctx.lookup_quiet(&dst_key).is_some())).await;
+            if taken {
+                return Ok(false);
+            }
+        }
+        let entry = invoke_on(core, from, tx, true, move |c| with_ctx(c, db, |ctx| commands::generic::take_for_move(ctx, &src))).await;
+        let Some(entry) = entry else { return Err(CmdError::NoSuchKey) };
+        invoke_on(core, to, tx, true, move |c| with_ctx(c, db, |ctx| commands::generic::put_moved(ctx, &dst, entry, true))).await;
+        Ok(true)
+    }
+    .await;
+    unlock(core, tx, &shards).await;
+    let moved = result?;
+    if nx { out.int(moved as i64) } else { out.ok() }
+    Ok(())
+}
+
+async fn copy(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -> Result<(), CmdError> {
+    let (src, dst) = (args.get(1).to_vec(), args.get(2).to_vec());
+    let opts = with_ctx(core, client.db, |ctx| commands::generic::parse_copy_args(ctx, args))?;
+    let (from, to) = (key_shard(&src, core.shards), key_shard(&dst, core.shards));
+    let (src_db, dst_db) = (client.db, opts.db.unwrap_or(client.db));
+    let mut shards = vec![from, to];
+    shards.sort_unstable();
+    shards.dedup();
+    let tx = core.new_tx();
+    lock(core, tx, &shards).await;
+    let copied = async {
+        let value = invoke_on(core, from, tx, true, move |c| with_ctx(c, src_db, |ctx| commands::generic::peek_for_copy(ctx, &src))).await;
+        let Some((value, expire)) = value else { return false };
+        let replace = opts.replace;
+        invoke_on(core, to, tx, true, move |c| {
+            with_ctx(c, dst_db, |ctx| {
+                let mut entry = ctx.new_entry(value);
+                entry.expire_at_ms = expire;
+                commands::generic::put_moved(ctx, &dst, entry, replace)
+            })
+        })
+        .await
+    }
+    .await;
+    unlock(core, tx, &shards).await;
+    out.int(copied as i64);
+    Ok(())
+}
+
+/// SCAN over all shards: the cursor's top byte is the shard, the rest that shard's cursor.
+pub async fn scan(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -> Result<(), CmdError> {
+    const SHARD_SHIFT: u32 = 56;
+    let opts = commands::generic::parse_scan_args(args, 2)?;
+    let cursor = opts.cursor;
+    let mut shard = (cursor >> SHARD_SHIFT) as usize;
+    let mut inner = cursor & ((1 << SHARD_SHIFT) - 1);
+    if shard >= core.shards {
+        shard = 0;
+        inner = 0;
+    }
+    let db = client.db;
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let next = loop {
+        let o = opts.clone();
+        let (next_inner, found) = invoke_on(core, shard, 0, true, move |c| {
+            with_ctx(c, db, |ctx| {
+                commands::generic::scan_shard(ctx, inner, o.count, o.pattern.as_deref(), o.type_filter.as_deref())
+            })
+        })
+        .await;
+        keys.extend(found);
+        if next_inner != 0 {
+            break ((shard as u64) << SHARD_SHIFT) | next_inner;
+        }
+        shard += 1;
+        inner = 0;
+        if shard >= core.shards {
+            break 0;
+        }
+        if keys.len() >= opts.count {
+            break (shard as u64) << SHARD_SHIFT;
+        }
+    };
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(keys.len());
+    for k in &keys {
+        out.bulk(k);
+    }
+    Ok(())
+}
+
+/// RANDOMKEY: a random key of a random non-empty shard.
+pub async fn random_key(core: &Rc<Core>, client: &Client, out: &mut Out) {
+    let db = client.db;
+    let start = (now_ms() as usize) % core.shards;
+    for i in 0..core.shards {
+        let shard = (start + i) % core.shards;
+        let key = invoke_on(core, shard, 0, true, move |c| with_ctx(c, db, commands::generic::random_key_local)).await;
+        if let Some(key) = key {
+            out.bulk(&key);
+            return;
+        }
+    }
+    out.null();
+}

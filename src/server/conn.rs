@@ -1,0 +1,285 @@
+//! One connection's life: wait for input, read it into the query buffer, run every complete
+//! command in it (local ones at once, remote ones gathered per shard), write the replies.
+
+use crate::commands::{self, Args, Exec, OwnedArgs, table};
+use crate::dispatch::{coord, exec_local, pipeline::Pipeline};
+use crate::error::CmdError;
+use crate::resp::{Out, Parsed, Parser};
+use crate::server::client::{Client, ClientInfo};
+use crate::server::core::{CONNECTED_CLIENTS, Core};
+use crate::server::reactor::{self, Registration};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Replies beyond this are sent before parsing more of a long pipeline, bounding memory.
+const OUT_FLUSH_BYTES: usize = 256 * 1024;
+
+/// What the synchronous first pass decided for one command.
+enum Step {
+    Done,
+    /// Needs to wait (gate, earlier remote commands, other shards): run by the coordinator.
+    Defer(usize, OwnedArgs),
+}
+
+pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
+    let reg = match core.reactor.register(fd) {
+        Ok(r) => r,
+        Err(_) => {
+            unsafe { libc::close(fd) };
+            CONNECTED_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    let now = Instant::now();
+    let info = Rc::new(ClientInfo {
+        id: core.new_client_id(),
+        laddr: reactor::local_addr_string(fd),
+        addr,
+        fd,
+        created: now,
+        last_active: Cell::new(now),
+        name: RefCell::new(String::new()),
+        lib_name: RefCell::new(String::new()),
+        lib_ver: RefCell::new(String::new()),
+        db: Cell::new(0),
+        last_cmd: Cell::new("NULL"),
+        resp: Cell::new(2),
+        killed: Cell::new(false),
+        kill_waker: RefCell::new(None),
+        qbuf: Cell::new(0),
+        obuf: Cell::new(0),
+    });
+    core.clients.borrow_mut().insert(info.id, info.clone());
+    core.stats.borrow_mut().connections_received += 1;
+    let authenticated = core.config.borrow().requirepass.is_empty();
+    let mut client = Client { info: info.clone(), db: 0, resp3: false, authenticated, close_after_reply: false, core: core.clone() };
+    let _ = run(&core, &mut client, &reg).await;
+    core.clients.borrow_mut().remove(&info.id);
+    drop(reg);
+    unsafe { libc::close(fd) };
+    CONNECTED_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Waits until the socket is readable or the client was killed.
+struct WaitInput<'a> {
+    reg: &'a Registration,
+    info: &'a ClientInfo,
+    ready: Pin<Box<crate::server::reactor::ReadyFuture<'a>>>,
+}
+
+impl Future for WaitInput<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.info.killed.get() {
+            return Poll::Ready(());
+        }
+        *self.info.kill_waker.borrow_mut() = Some(cx.waker().clone());
+        self.ready.as_mut().poll(cx)
+    }
+}
+
+async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Result<()> {
+    let fd = reg.fd;
+    let mut buf: Vec<u8> = vec![0; READ_CHUNK_BYTES];
+    let (mut pos, mut filled) = (0usize, 0usize);
+    let mut parser = Parser::new(core.config.borrow().proto_max_bulk_len as i64);
+    parser.authenticated = client.authenticated;
+    let mut out = Out::new(false);
+    let mut pipe = Pipeline::new(core.shards);
+    loop {
+        WaitInput { reg, info: &client.info, ready: Box::pin(reg.readable()) }.await;
+        if client.info.killed.get() {
+            return Ok(());
+        }
+        // Read what is there; a full buffer means more may be waiting.
+        loop {
+            if buf.len() - filled < READ_CHUNK_BYTES / 4 {
+                buf.resize(buf.len() * 2, 0);
+            }
+            match reactor::recv(fd, &mut buf[filled..]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    filled += n;
+                    core.stats.borrow_mut().net_input_bytes += n as u64;
+                    if filled < buf.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == pos {
+            continue;
+        }
+        client.info.last_active.set(Instant::now());
+        let limit = core.config.borrow().client_query_buffer_limit as usize;
+        // Run every complete command in the buffer.
+        loop {
+            parser.authenticated = client.authenticated;
+            match parser.parse(&buf[pos..filled]) {
+                Parsed::Command { consumed, inline } => {
+                    let step = {
+                        let args = if inline {
+                            Args { buf: &parser.inline, ranges: &parser.args }
+                        } else {
+                            Args { buf: &buf[pos..filled], ranges: &parser.args }
+                        };
+                        prepare(core, client, args, &mut pipe, &mut out)
+                    };
+                    pos += consumed;
+                    if let Step::Defer(cmd, args) = step {
+                        pipe.flush(core, &mut out).await;
+                        coord::run(core, client, cmd, &args, &mut out).await;
+                        parser.max_bulk_bytes = core.config.borrow().proto_max_bulk_len as i64;
+                    }
+                    if client.close_after_reply {
+                        break;
+                    }
+                    if out.len() > OUT_FLUSH_BYTES && !pipe.has_remote() {
+                        write_all(core, reg, &mut out).await?;
+                    }
+                }
+                Parsed::Skip { consumed } => pos += consumed,
+                Parsed::Incomplete { want } => {
+                    if filled - pos > limit {
+                        // Redis closes such a client without a reply.
+                        return Ok(());
+                    }
+                    if pos + want > buf.len() {
+                        if pos > 0 {
+                            buf.copy_within(pos..filled, 0);
+                            filled -= pos;
+                            pos = 0;
+                        }
+                        if want > buf.len() {
+                            buf.resize(want.next_power_of_two().min(limit.max(READ_CHUNK_BYTES) + 1), 0);
+                        }
+                    }
+                    break;
+                }
+                Parsed::Error(e) => {
+                    pipe.flush(core, &mut out).await;
+                    let text = format!("ERR Protocol error: {}", e.message());
+                    core.count_error(&text);
+                    out.error(&text);
+                    client.close_after_reply = true;
+                    break;
+                }
+            }
+        }
+        pipe.flush(core, &mut out).await;
+        if pos == filled {
+            pos = 0;
+            filled = 0;
+            if buf.len() > 4 * READ_CHUNK_BYTES {
+                buf = vec![0; READ_CHUNK_BYTES];
+            }
+        }
+        client.info.qbuf.set(filled - pos);
+        write_all(core, reg, &mut out).await?;
+        if client.close_after_reply {
+            return Ok(());
+        }
+    }
+}
+
+/// The synchronous first pass over one command: checks it, and runs it at once when it is
+/// local and nothing is in the way, or queues it for its shard.
+fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline, out: &mut Out) -> Step {
+    let cmd_index = match commands::lookup(args) {
+        Ok(i) => i,
+        Err(e) => {
+            reject(core, pipe, out, e, None);
+            return Step::Done;
+        }
+    };
+    let cmd = &table()[cmd_index];
+    if !cmd.arity_ok(args.len()) {
+        reject(core, pipe, out, CmdError::WrongArity(cmd.name.into()), Some(cmd_index));
+        return Step::Done;
+    }
+    if !client.authenticated && cmd.flags & commands::NOAUTH == 0 {
+        reject(core, pipe, out, CmdError::NoAuth, Some(cmd_index));
+        return Step::Done;
+    }
+    client.info.last_cmd.set(cmd.name);
+    let defer = || Step::Defer(cmd_index, OwnedArgs::from_slices(args.iter()));
+    match cmd.exec {
+        Exec::Conn(f) => {
+            if pipe.has_remote() {
+                return defer();
+            }
+            let start = Instant::now();
+            let result = f(client, args, out);
+            let mut stats = core.stats.borrow_mut();
+            stats.cmd[cmd_index].calls += 1;
+            stats.cmd[cmd_index].usec += start.elapsed().as_micros() as u64;
+            if let Err(e) = result {
+                stats.cmd[cmd_index].failed += 1;
+                drop(stats);
+                let text = e.to_string();
+                core.count_error(&text);
+                out.error(&text);
+            }
+            Step::Done
+        }
+        Exec::Shard(_) | Exec::Multi(..) | Exec::Cross(..) => match coord::single_shard(core, cmd_index, args) {
+            Some(shard) if shard == core.id => {
+                if !core.gate.is_free() {
+                    return defer();
+                }
+                let db = client.db;
+                pipe.local_reply(out, |o| exec_local(core, cmd_index, db, args, o));
+                Step::Done
+            }
+            Some(shard) => {
+                pipe.push_remote(shard, client.db, client.resp3, cmd_index, args);
+                Step::Done
+            }
+            None => defer(),
+        },
+        Exec::AllShards(..) if core.shards == 1 && core.gate.is_free() => {
+            let db = client.db;
+            pipe.local_reply(out, |o| exec_local(core, cmd_index, db, args, o));
+            Step::Done
+        }
+        Exec::AllShards(..) | Exec::Special(_) => defer(),
+    }
+}
+
+fn reject(core: &Core, pipe: &mut Pipeline, out: &mut Out, e: CmdError, cmd: Option<usize>) {
+    let text = e.to_string();
+    core.count_error(&text);
+    if let Some(i) = cmd {
+        core.stats.borrow_mut().cmd[i].rejected += 1;
+    }
+    pipe.local_reply(out, |o| o.error(&text));
+}
+
+async fn write_all(core: &Core, reg: &Registration, out: &mut Out) -> io::Result<()> {
+    let mut off = 0;
+    while off < out.buf.len() {
+        match reactor::send(reg.fd, &out.buf[off..]) {
+            Ok(n) => off += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.writable().await,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    core.stats.borrow_mut().net_output_bytes += off as u64;
+    out.buf.clear();
+    if out.buf.capacity() > 1 << 20 {
+        out.buf = Vec::with_capacity(16 * 1024);
+    }
+    Ok(())
+}

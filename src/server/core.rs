@@ -1,0 +1,99 @@
+//! Everything one core owns: its shard, gate, mesh view, config copy, clients and counters.
+//! Reached through `Rc<Core>` by every task on that core and by no other thread.
+
+use crate::config::Config;
+use crate::dispatch::mesh::Mesh;
+use crate::server::client::ClientInfo;
+use crate::server::reactor::Reactor;
+use crate::shard::Shard;
+use crate::tx::TxId;
+use crate::tx::gate::Gate;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Connections open on all cores (for maxclients); only touched on accept and close.
+pub static CONNECTED_CLIENTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Per-command counters for INFO commandstats, indexed like the command table.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct CoreStats {
+    pub connections_received: u64,
+    pub rejected_connections: u64,
+    pub commands_processed: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub cmd: Vec<CmdStat>,
+    pub errors: BTreeMap<String, u64>,
+}
+
+pub struct Core {
+    pub id: usize,
+    pub shards: usize,
+    pub shard: RefCell<Shard>,
+    pub gate: Gate,
+    pub mesh: Rc<Mesh>,
+    pub config: RefCell<Config>,
+    pub reactor: Rc<Reactor>,
+    pub clients: RefCell<BTreeMap<u64, Rc<ClientInfo>>>,
+    pub stats: RefCell<CoreStats>,
+    next_client: Cell<u64>,
+    next_tx: Cell<u64>,
+    pub started: std::time::Instant,
+    pub started_unix: u64,
+}
+
+impl Core {
+    pub fn new(id: usize, shards: usize, config: Config, mesh: Rc<Mesh>, reactor: Rc<Reactor>, started_unix: u64) -> Core {
+        let table_len = crate::commands::table().len();
+        Core {
+            id,
+            shards,
+            shard: RefCell::new(Shard::new(id, config.databases)),
+            gate: Gate::default(),
+            mesh,
+            config: RefCell::new(config),
+            reactor,
+            clients: RefCell::new(BTreeMap::new()),
+            stats: RefCell::new(CoreStats { cmd: vec![CmdStat::default(); table_len], ..Default::default() }),
+            next_client: Cell::new(0),
+            next_tx: Cell::new(0),
+            started: std::time::Instant::now(),
+            started_unix,
+        }
+    }
+
+    /// Client ids are unique across cores: core i hands out i+1, i+1+n, ...
+    pub fn new_client_id(&self) -> u64 {
+        let k = self.next_client.get();
+        self.next_client.set(k + 1);
+        k * self.shards as u64 + self.id as u64 + 1
+    }
+
+    pub fn new_tx(&self) -> TxId {
+        let k = self.next_tx.get() + 1;
+        self.next_tx.set(k);
+        ((self.id as u64) << 48) | k
+    }
+
+    pub fn connected_clients() -> usize {
+        CONNECTED_CLIENTS.load(Ordering::Relaxed)
+    }
+
+    pub fn count_error(&self, msg: &str) {
+        let mut stats = self.stats.borrow_mut();
+        stats.total_error_replies += 1;
+        let code = msg.split(' ').next().unwrap_or("ERR").to_string();
+        *stats.errors.entry(code).or_insert(0) += 1;
+    }
+}

@@ -1,0 +1,6 @@
+//! Per-core boot, the socket loop, connections and client state.
+pub mod boot;
+pub mod client;
+pub mod conn;
+pub mod core;
+pub mod reactor;

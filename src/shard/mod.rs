@@ -1,0 +1,121 @@
+//! The only code that touches a keyspace. One `Shard` per core owns the databases of the slots
+//! routed to that core; commands reach it through `Ctx`, synchronously and never across an
+//! `.await`, so a command runs to completion before anything else touches the shard.
+
+pub mod db;
+pub mod value;
+
+use crate::config::Config;
+pub use db::{Db, Entry};
+pub use value::{Str, Value};
+
+#[derive(Default, Clone, Debug)]
+pub struct ShardStats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub expire_cycles: u64,
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub dbs: Vec<Db>,
+    pub stats: ShardStats,
+    pub rng: u64,
+    /// Seconds since the server started, for access times (IDLETIME).
+    pub started: std::time::Instant,
+}
+
+impl Shard {
+    pub fn new(id: usize, databases: usize) -> Shard {
+        Shard {
+            id,
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+            stats: ShardStats::default(),
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub fn clock_secs(&self) -> u32 {
+        self.started.elapsed().as_secs() as u32
+    }
+
+    /// Runs Redis-style adaptive active expiry over every database for at most `budget`:
+    /// sample 20 keys with a TTL, delete the dead ones, and keep going while more than a
+    /// quarter of a sample was dead (so memory held by dead keys stays bounded).
+    pub fn active_expire(&mut self, now_ms: u64, budget: std::time::Duration) {
+        const SAMPLE: usize = 20;
+        let start = std::time::Instant::now();
+        self.stats.expire_cycles += 1;
+        for i in 0..self.dbs.len() {
+            let mut rounds = 0u32;
+            loop {
+                let (seen, dead) = self.dbs[i].expire_sample(&mut self.rng, SAMPLE, now_ms);
+                if seen == 0 || dead * 4 <= seen {
+                    break;
+                }
+                rounds += 1;
+                if rounds % 16 == 0 && start.elapsed() > budget {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Moves the per-db expiry counters into the shard stats.
+    pub fn collect_expired(&mut self) {
+        for db in &mut self.dbs {
+            self.stats.expired_keys += std::mem::take(&mut db.expired_count);
+        }
+    }
+}
+
+/// Everything a shard-side command handler may use.
+pub struct Ctx<'a> {
+    pub shard: &'a mut Shard,
+    pub db: usize,
+    pub now_ms: u64,
+    pub config: &'a Config,
+}
+
+impl Ctx<'_> {
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.shard.dbs[self.db]
+    }
+
+    /// Looks up `key` in the selected db, counting a hit or miss for INFO.
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now_ms;
+        let clock = self.shard.clock_secs();
+        let stats = &mut self.shard.stats;
+        match self.shard.dbs[self.db].lookup(key, now) {
+            Some(e) => {
+                stats.keyspace_hits += 1;
+                e.access_secs = clock;
+                Some(e)
+            }
+            None => {
+                stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks up `key` without touching stats or access time (for writes and internal reads).
+    pub fn lookup_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now_ms;
+        self.shard.dbs[self.db].lookup(key, now)
+    }
+
+    pub fn new_entry(&self, value: Value) -> Entry {
+        Entry { value, expire_at_ms: 0, access_secs: self.shard.clock_secs() }
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,4 @@
+//! Data structures with no RESP and no keyspace in them.
+
+pub mod dict;
+pub mod glob;
