@@ -145,14 +145,26 @@ static DIRECTIVES: &[Directive] = &[
     directive!(
         "maxmemory-policy",
         Kind::Enum(&[
-            "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru",
-            "allkeys-lfu", "allkeys-random", "noeviction"
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction"
         ]),
         true,
         maxmemory_policy,
         str
     ),
-    directive!("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), true, loglevel, str),
+    directive!(
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        true,
+        loglevel,
+        str
+    ),
     directive!("logfile", Kind::Str, false, logfile, str),
     directive!("save", Kind::Str, true, save, str),
     directive!("appendonly", Kind::Bool, true, appendonly, bool),
@@ -202,7 +214,9 @@ impl Config {
             return Err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'"));
         };
         if !d.mutable && !startup {
-            return Err(format!("CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
+            return Err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            ));
         }
         let bad = |why: &str| format!("CONFIG SET failed (possibly related to argument '{name}') - {why}");
         let normalized = match &d.kind {
@@ -213,9 +227,9 @@ impl Config {
                 }
                 v.to_string()
             }
-            Kind::Memory => parse_memory(value)
-                .ok_or_else(|| bad("argument must be a memory value"))?
-                .to_string(),
+            Kind::Memory => {
+                parse_memory(value).ok_or_else(|| bad("argument must be a memory value"))?.to_string()
+            }
             Kind::Bool => match value.to_ascii_lowercase().as_str() {
                 "yes" | "no" => value.to_ascii_lowercase(),
                 _ => return Err(bad("argument must be 'yes' or 'no'")),
@@ -266,8 +280,7 @@ impl Config {
                 continue;
             }
             let value = words[1..].join(" ");
-            self.set(&words[0], &value, true)
-                .map_err(|e| format!("line {}: '{}': {e}", lineno + 1, line))?;
+            self.set(&words[0], &value, true).map_err(|e| format!("line {}: '{}': {e}", lineno + 1, line))?;
         }
         Ok(())
     }

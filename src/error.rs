@@ -15,7 +15,10 @@ pub enum CmdError {
     InvalidExpire(&'static str),
     WrongArity(String),
     UnknownCommand(String),
-    UnknownSubcommand { sub: String, cmd: String },
+    UnknownSubcommand {
+        sub: String,
+        cmd: String,
+    },
     NoAuth,
     WrongPass,
     /// Any other error, already carrying its code (`ERR ...`, `NOPROTO ...`).
@@ -48,14 +51,13 @@ impl fmt::Display for CmdError {
                 write!(f, "ERR wrong number of arguments for '{cmd}' command")
             }
             CmdError::UnknownCommand(s) => f.write_str(s),
-            CmdError::UnknownSubcommand { sub, cmd } => write!(
-                f,
-                "ERR unknown subcommand '{sub}'. Try {cmd} HELP."
-            ),
+            CmdError::UnknownSubcommand { sub, cmd } => {
+                write!(f, "ERR unknown subcommand '{sub}'. Try {cmd} HELP.")
+            }
             CmdError::NoAuth => f.write_str("NOAUTH Authentication required."),
-            CmdError::WrongPass => f.write_str(
-                "WRONGPASS invalid username-password pair or user is disabled.",
-            ),
+            CmdError::WrongPass => {
+                f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
+            }
             CmdError::Msg(s) => f.write_str(s),
         }
     }

@@ -3,7 +3,9 @@
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("Usage: shardis [/path/to/redis.conf] [--port 6379] [--bind 127.0.0.1] [--threads N] [--dir ./data] [--requirepass X] [--<directive> <value>...]");
+        println!(
+            "Usage: shardis [/path/to/redis.conf] [--port 6379] [--bind 127.0.0.1] [--threads N] [--dir ./data] [--requirepass X] [--<directive> <value>...]"
+        );
         return;
     }
     if args.iter().any(|a| a == "-v" || a == "--version") {

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn q<T: redis::FromRedisValue>(con: &mut Connection, cmd: &redis::Cmd) -> T {
-    cmd.query(con)
-        .unwrap_or_else(|e| panic!("command {:?} failed: {e}", String::from_utf8_lossy(&cmd.get_packed_command())))
+    cmd.query(con).unwrap_or_else(|e| {
+        panic!("command {:?} failed: {e}", String::from_utf8_lossy(&cmd.get_packed_command()))
+    })
 }
 
 fn cmd(name: &str) -> redis::Cmd {

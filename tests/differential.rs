@@ -113,27 +113,15 @@ fn compare_unordered(redis: &[u8], shardis: &[u8]) -> Result<(), String> {
     match (split_aggregate(redis), split_aggregate(shardis)) {
         (Some((h1, mut e1)), Some((h2, mut e2))) => {
             if h1 != h2 {
-                return Err(format!(
-                    "aggregate headers differ: {} vs {}",
-                    show(&h1),
-                    show(&h2)
-                ));
+                return Err(format!("aggregate headers differ: {} vs {}", show(&h1), show(&h2)));
             }
             e1.sort();
             e2.sort();
             if e1 == e2 {
                 Ok(())
             } else {
-                let only_r: Vec<String> = e1
-                    .iter()
-                    .filter(|e| !e2.contains(e))
-                    .map(|e| show(e))
-                    .collect();
-                let only_s: Vec<String> = e2
-                    .iter()
-                    .filter(|e| !e1.contains(e))
-                    .map(|e| show(e))
-                    .collect();
+                let only_r: Vec<String> = e1.iter().filter(|e| !e2.contains(e)).map(|e| show(e)).collect();
+                let only_s: Vec<String> = e2.iter().filter(|e| !e1.contains(e)).map(|e| show(e)).collect();
                 Err(format!(
                     "element multisets differ; only in redis: {only_r:?}; only in shardis: {only_s:?}"
                 ))
@@ -169,10 +157,7 @@ fn run_diff_on(
     resp3: bool,
 ) {
     let verbose = std::env::var_os("DIFF_VERBOSE").is_some();
-    let label = format!(
-        "script '{name}' (threads={threads}, {})",
-        if resp3 { "RESP3" } else { "RESP2" }
-    );
+    let label = format!("script '{name}' (threads={threads}, {})", if resp3 { "RESP3" } else { "RESP2" });
     let mut r = reference.raw();
     let mut s = subject.raw();
 
@@ -209,8 +194,13 @@ fn run_diff_on(
         let refs: Vec<&[u8]> = step.args.iter().map(|a| a.as_slice()).collect();
         let req = encode_command(&refs);
         r.send(&req);
-        let rr = read_or_err(&mut r)
-            .unwrap_or_else(|e| panic!("{label}: step #{i} `{}`: reference {} failed: {e}", show_cmd(&step.args), reference.name()));
+        let rr = read_or_err(&mut r).unwrap_or_else(|e| {
+            panic!(
+                "{label}: step #{i} `{}`: reference {} failed: {e}",
+                show_cmd(&step.args),
+                reference.name()
+            )
+        });
         if s.try_send(&req).is_err() {
             failures.push(format!(
                 "{label}: step #{i} `{}`: could not write to {} (connection closed?)",
@@ -1078,9 +1068,7 @@ fn expiry_script() -> Script {
          GETSET p3 z
          EXPIRETIME p3",
     );
-    s.x(&format!("SET p4 v EXAT {FAR_SECS}"))
-        .x("MSET p4 w")
-        .x("EXPIRETIME p4");
+    s.x(&format!("SET p4 v EXAT {FAR_SECS}")).x("MSET p4 w").x("EXPIRETIME p4");
     s
 }
 

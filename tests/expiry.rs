@@ -13,10 +13,7 @@ use std::time::{Duration, Instant};
 
 fn q<T: redis::FromRedisValue>(con: &mut Connection, cmd: &redis::Cmd) -> T {
     cmd.query(con).unwrap_or_else(|e| {
-        panic!(
-            "command {:?} failed: {e}",
-            String::from_utf8_lossy(&cmd.get_packed_command())
-        )
+        panic!("command {:?} failed: {e}", String::from_utf8_lossy(&cmd.get_packed_command()))
     })
 }
 
@@ -59,10 +56,7 @@ fn px_key_disappears(t: &dyn Target) {
     });
     assert!(gone.is_some(), "key with PX 100 still readable after 2s");
     let elapsed = t0.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(95),
-        "key expired too early: after {elapsed:?}"
-    );
+    assert!(elapsed >= Duration::from_millis(95), "key expired too early: after {elapsed:?}");
     let e: i64 = q(&mut con, cmd("EXISTS").arg("short"));
     assert_eq!(e, 0);
     let ttl: i64 = q(&mut con, cmd("TTL").arg("short"));
@@ -114,10 +108,7 @@ fn active_expiry(t: &dyn Target) {
         last = as_int(&r).unwrap_or_else(|| panic!("DBSIZE reply {}", show(&r)));
         last == 10
     });
-    assert!(
-        done.is_some(),
-        "active expiry did not reclaim keys within 3s: DBSIZE still {last}"
-    );
+    assert!(done.is_some(), "active expiry did not reclaim keys within 3s: DBSIZE still {last}");
     let keys = raw.cmd(&[b"KEYS", b"*"]);
     let (_, elems) = split_aggregate(&keys).expect("KEYS array");
     let got: BTreeSet<Vec<u8>> = elems.iter().map(|e| as_bulk(e).unwrap()).collect();
@@ -190,16 +181,10 @@ fn ttl_pttl_ranges(t: &dyn Target) {
     assert!((2..=3).contains(&ttl), "TTL after PEXPIRE 2500: {ttl}");
 
     // EXPIRETIME / PEXPIRETIME are absolute and consistent with the clock.
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let at: i64 = q(&mut con, cmd("PEXPIRETIME").arg("ex"));
-    assert!(
-        (at - (now_ms + 100_000)).abs() < 5_000,
-        "PEXPIRETIME {at} vs now+100s {}",
-        now_ms + 100_000
-    );
+    assert!((at - (now_ms + 100_000)).abs() < 5_000, "PEXPIRETIME {at} vs now+100s {}", now_ms + 100_000);
     let at_s: i64 = q(&mut con, cmd("EXPIRETIME").arg("ex"));
     assert!((at_s - at / 1000).abs() <= 1);
     let e: i64 = q(&mut con, cmd("EXPIRETIME").arg("missing"));

@@ -188,11 +188,7 @@ fn split_writes(t: &dyn Target) {
     for i in 0..50 {
         assert_reply(&c.read_reply(), b"+OK\r\n", &format!("chunked SET #{i}"));
     }
-    assert_reply(
-        &c.read_reply(),
-        b"*2\r\n$1\r\n0\r\n$2\r\n49\r\n",
-        "MGET after chunked writes",
-    );
+    assert_reply(&c.read_reply(), b"*2\r\n$1\r\n0\r\n$2\r\n49\r\n", "MGET after chunked writes");
     // Large value (1 MiB) in one write, read back.
     let big = vec![b'z'; 1 << 20];
     assert_reply(&c.cmd(&[b"SET", b"big", &big]), b"+OK\r\n", "SET 1MiB");
@@ -323,12 +319,8 @@ fn resp3_hello(t: &dyn Target) {
     let hello = c.cmd(&[b"HELLO", b"3"]);
     assert!(hello.starts_with(b"%"), "HELLO 3 must reply with a map, got {}", show(&hello));
     let pairs = map_pairs(&hello).expect("HELLO 3 map");
-    let field = |name: &[u8]| {
-        pairs
-            .iter()
-            .find(|(k, _)| as_bulk(k).as_deref() == Some(name))
-            .map(|(_, v)| v.clone())
-    };
+    let field =
+        |name: &[u8]| pairs.iter().find(|(k, _)| as_bulk(k).as_deref() == Some(name)).map(|(_, v)| v.clone());
     assert_eq!(field(b"proto"), Some(b":3\r\n".to_vec()), "proto field in {}", show(&hello));
     assert!(field(b"server").is_some(), "server field in {}", show(&hello));
     assert!(field(b"version").is_some(), "version field in {}", show(&hello));
@@ -340,16 +332,8 @@ fn resp3_hello(t: &dyn Target) {
     );
     assert_reply(&c.cmd(&[b"PING"]), b"+PONG\r\n", "RESP3 PING");
     // Unsupported versions: error, protocol unchanged.
-    assert_reply(
-        &c.cmd(&[b"HELLO", b"4"]),
-        b"-NOPROTO unsupported protocol version\r\n",
-        "HELLO 4",
-    );
-    assert_reply(
-        &c.cmd(&[b"HELLO", b"1"]),
-        b"-NOPROTO unsupported protocol version\r\n",
-        "HELLO 1",
-    );
+    assert_reply(&c.cmd(&[b"HELLO", b"4"]), b"-NOPROTO unsupported protocol version\r\n", "HELLO 4");
+    assert_reply(&c.cmd(&[b"HELLO", b"1"]), b"-NOPROTO unsupported protocol version\r\n", "HELLO 1");
     assert_reply(
         &c.cmd(&[b"HELLO", b"abc"]),
         b"-ERR Protocol version is not an integer or out of range\r\n",
@@ -363,11 +347,7 @@ fn resp3_hello(t: &dyn Target) {
 
     // HELLO 4 on a fresh connection.
     let mut c = t.raw();
-    assert_reply(
-        &c.cmd(&[b"HELLO", b"4"]),
-        b"-NOPROTO unsupported protocol version\r\n",
-        "HELLO 4 fresh",
-    );
+    assert_reply(&c.cmd(&[b"HELLO", b"4"]), b"-NOPROTO unsupported protocol version\r\n", "HELLO 4 fresh");
     assert_reply(&c.cmd(&[b"GET", b"resp3:missing"]), b"$-1\r\n", "still RESP2");
 }
 

@@ -1,7 +1,7 @@
 //! The connection group: PING, ECHO, SELECT, QUIT, RESET, HELLO, AUTH and CLIENT. These run
 //! on the connection's core against its state; CLIENT LIST/KILL reach every core.
 
-use super::{Args, Command, Exec, NOAUTH, Special, CONTAINER, eq_ic, parse_int};
+use super::{Args, CONTAINER, Command, Exec, NOAUTH, Special, eq_ic, parse_int};
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
 use crate::server::client::Client;
@@ -188,7 +188,11 @@ fn client_setname(c: &mut Client, args: Args, out: &mut Out) -> CmdResult {
 /// CLIENT GETNAME
 fn client_getname(c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
     let name = c.info.name.borrow();
-    if name.is_empty() { out.null() } else { out.bulk(name.as_bytes()) }
+    if name.is_empty() {
+        out.null()
+    } else {
+        out.bulk(name.as_bytes())
+    }
     Ok(())
 }
 

@@ -23,13 +23,7 @@ use crate::resp::Out;
 use crate::shard::{Ctx, Entry, Str, Value};
 use crate::types::glob::glob_match;
 
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    exec: Exec,
-) -> Command {
+const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), exec: Exec) -> Command {
     Command { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, exec }
 }
 
@@ -165,13 +159,7 @@ fn pexpiretime(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     ttl_generic(ctx, args, out, true, true)
 }
 
-fn ttl_generic(
-    ctx: &mut Ctx,
-    args: Args,
-    out: &mut Out,
-    millis: bool,
-    absolute: bool,
-) -> CmdResult {
+fn ttl_generic(ctx: &mut Ctx, args: Args, out: &mut Out, millis: bool, absolute: bool) -> CmdResult {
     let now = ctx.now_ms as i64;
     let Some(entry) = lookup_notouch(ctx, args.get(1)) else {
         out.int(-2);
@@ -258,9 +246,7 @@ fn parse_expire_flags(args: Args) -> CmdResult<ExpireFlags> {
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
-        return Err(CmdError::msg(
-            "ERR NX and XX, GT or LT options at the same time are not compatible",
-        ));
+        return Err(CmdError::msg("ERR NX and XX, GT or LT options at the same time are not compatible"));
     }
     if f.gt && f.lt {
         return Err(CmdError::msg("ERR GT and LT options at the same time are not compatible"));
@@ -381,8 +367,7 @@ fn object_refcount(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
         out.null();
         return Ok(());
     };
-    let shared =
-        sharing && matches!(e.value, Value::Str(Str::Int(i)) if (0..SHARED_INTEGERS).contains(&i));
+    let shared = sharing && matches!(e.value, Value::Str(Str::Int(i)) if (0..SHARED_INTEGERS).contains(&i));
     out.int(if shared { SHARED_REFCOUNT } else { 1 });
     Ok(())
 }
@@ -689,10 +674,7 @@ pub fn parse_scan_cursor(b: &[u8]) -> CmdResult<u64> {
         if !c.is_ascii_digit() {
             return Err(invalid());
         }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(c - b'0')))
-            .ok_or_else(invalid)?;
+        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))).ok_or_else(invalid)?;
     }
     Ok(if neg { v.wrapping_neg() } else { v })
 }
@@ -800,12 +782,7 @@ mod tests {
 
     impl T {
         fn new() -> T {
-            T {
-                shard: Shard::new(0, 16),
-                cfg: Config::default(),
-                now: crate::shard::now_ms(),
-                db: 0,
-            }
+            T { shard: Shard::new(0, 16), cfg: Config::default(), now: crate::shard::now_ms(), db: 0 }
         }
 
         fn ctx(&mut self) -> Ctx<'_> {
@@ -931,12 +908,8 @@ mod tests {
     fn expire_options_and_errors() {
         let mut t = T::new();
         t.set("k", "v");
-        assert_eq!(
-            t.run(expire, &["expire", "k", "10", "foo"]),
-            b"-ERR Unsupported option foo\r\n"
-        );
-        let incompatible =
-            b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n";
+        assert_eq!(t.run(expire, &["expire", "k", "10", "foo"]), b"-ERR Unsupported option foo\r\n");
+        let incompatible = b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n";
         assert_eq!(t.run(expire, &["expire", "k", "10", "nx", "xx"]), incompatible);
         assert_eq!(t.run(expire, &["expire", "k", "10", "nx", "gt"]), incompatible);
         // Options are checked before the time is parsed.
@@ -1132,10 +1105,7 @@ mod tests {
             t.run(copy, &["copy", "a", "b", "db", "x"]),
             b"-ERR value is not an integer or out of range\r\n"
         );
-        assert_eq!(
-            t.run(copy, &["copy", "a", "b", "db", "16"]),
-            b"-ERR DB index is out of range\r\n"
-        );
+        assert_eq!(t.run(copy, &["copy", "a", "b", "db", "16"]), b"-ERR DB index is out of range\r\n");
         assert_eq!(
             t.run(copy, &["copy", "a", "b", "db", "4294967296"]),
             b"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"
@@ -1257,8 +1227,7 @@ mod tests {
 
     #[test]
     fn scan_option_parsing() {
-        let o =
-            scan_opts(&["scan", "7", "MATCH", "a*", "count", "3", "type", "string"], 2).unwrap();
+        let o = scan_opts(&["scan", "7", "MATCH", "a*", "count", "3", "type", "string"], 2).unwrap();
         assert_eq!(
             o,
             ScanOpts {
@@ -1277,10 +1246,7 @@ mod tests {
         assert_eq!(scan_opts(&["scan", "0", "type"], 2), syntax);
         assert_eq!(scan_opts(&["scan", "0", "foo", "bar"], 2), syntax);
         assert_eq!(scan_opts(&["scan", "0", "count", "abc"], 2), Err(CmdError::NotInteger));
-        assert_eq!(
-            scan_opts(&["scan", "x", "count", "0"], 2),
-            Err(CmdError::msg("ERR invalid cursor"))
-        );
+        assert_eq!(scan_opts(&["scan", "x", "count", "0"], 2), Err(CmdError::msg("ERR invalid cursor")));
         // TYPE belongs to SCAN only.
         assert_eq!(scan_opts(&["hscan", "h", "0", "type", "string"], 3), syntax);
         assert_eq!(scan_opts(&["hscan", "h", "4", "count", "5"], 3).unwrap().cursor, 4);

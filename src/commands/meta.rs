@@ -198,9 +198,7 @@ impl GetKeysProc {
                 generic(0, 1, 2)
             }
             "zunionInterDiffStoreGetKeys" => generic(1, 2, 3),
-            "evalGetKeys" | "functionGetKeys" | "blmpopGetKeys" | "bzmpopGetKeys" => {
-                generic(0, 2, 3)
-            }
+            "evalGetKeys" | "functionGetKeys" | "blmpopGetKeys" | "bzmpopGetKeys" => generic(0, 2, 3),
             "sortROGetKeys" => GetKeysProc::SortRo,
             "sortGetKeys" => GetKeysProc::Sort,
             "migrateGetKeys" => GetKeysProc::Migrate,
@@ -250,8 +248,7 @@ fn text(v: &Value, key: &str) -> Option<String> {
 }
 
 fn int(v: &Value, key: &str) -> i32 {
-    v.get(key).and_then(Value::as_i64).unwrap_or_else(|| panic!("meta: missing {key} in {v}"))
-        as i32
+    v.get(key).and_then(Value::as_i64).unwrap_or_else(|| panic!("meta: missing {key} in {v}")) as i32
 }
 
 fn list<'v>(v: &'v Value, key: &str) -> &'v [Value] {
@@ -328,12 +325,7 @@ fn parse_key_spec(v: &Value) -> KeySpec {
     } else {
         FindKeys::Unknown
     };
-    KeySpec {
-        notes: text(v, "notes"),
-        flags: bits(v, "flags", KEY_FLAGS.iter().map(|f| f.0)),
-        begin,
-        find,
-    }
+    KeySpec { notes: text(v, "notes"), flags: bits(v, "flags", KEY_FLAGS.iter().map(|f| f.0)), begin, find }
 }
 
 fn parse_arg(v: &Value) -> Arg {
@@ -394,8 +386,7 @@ fn derive(m: &mut CommandMeta) {
 /// lie outside it (`movablekeys`).
 fn legacy_range(specs: &[KeySpec]) -> ((i32, i32, i32), bool) {
     if let [spec] = specs
-        && let (BeginSearch::Index(pos), FindKeys::Range { lastkey, step, .. }) =
-            (&spec.begin, spec.find)
+        && let (BeginSearch::Index(pos), FindKeys::Range { lastkey, step, .. }) = (&spec.begin, spec.find)
     {
         let last = if lastkey >= 0 { lastkey + pos } else { lastkey };
         return ((*pos, last, step), spec.flags & KEY_INCOMPLETE != 0);
@@ -403,9 +394,7 @@ fn legacy_range(specs: &[KeySpec]) -> ((i32, i32, i32), bool) {
     let (mut first, mut last, mut prev_last, mut movable) = (i32::MAX, 0i32, 0i32, false);
     for spec in specs {
         let (pos, lastkey, step) = match (&spec.begin, spec.find) {
-            (BeginSearch::Index(pos), FindKeys::Range { lastkey, step, .. }) => {
-                (*pos, lastkey, step)
-            }
+            (BeginSearch::Index(pos), FindKeys::Range { lastkey, step, .. }) => (*pos, lastkey, step),
             _ => {
                 movable = true;
                 continue;
@@ -514,13 +503,8 @@ impl Catalog {
         }
         for node in &mut cat.top {
             if node.subs.is_empty() {
-                node.subs = node
-                    .meta
-                    .subcommands
-                    .iter()
-                    .filter_map(|s| redis_meta(s))
-                    .map(Cow::Borrowed)
-                    .collect();
+                node.subs =
+                    node.meta.subcommands.iter().filter_map(|s| redis_meta(s)).map(Cow::Borrowed).collect();
             }
         }
         cat
@@ -530,12 +514,10 @@ impl Catalog {
     #[cfg(test)]
     fn everything() -> Catalog {
         let mut cat = Catalog { top: Vec::new(), index: HashMap::new() };
-        let mut names: Vec<&CommandMeta> =
-            metadata().cmds.iter().filter(|m| !m.name.contains('|')).collect();
+        let mut names: Vec<&CommandMeta> = metadata().cmds.iter().filter(|m| !m.name.contains('|')).collect();
         names.sort_by(|a, b| a.name.cmp(&b.name));
         for m in names {
-            let subs =
-                m.subcommands.iter().filter_map(|s| redis_meta(s)).map(Cow::Borrowed).collect();
+            let subs = m.subcommands.iter().filter_map(|s| redis_meta(s)).map(Cow::Borrowed).collect();
             cat.push(Cow::Borrowed(m), subs);
         }
         cat
@@ -589,9 +571,7 @@ fn find_sub<'c>(node: &'c Node, sub: &[u8]) -> Option<&'c CommandMeta> {
     let want = node.meta.name.len() + 1 + sub.len();
     node.subs
         .iter()
-        .find(|s| {
-            s.name.len() == want && s.name.as_bytes()[want - sub.len()..].eq_ignore_ascii_case(sub)
-        })
+        .find(|s| s.name.len() == want && s.name.as_bytes()[want - sub.len()..].eq_ignore_ascii_case(sub))
         .map(|s| &**s)
 }
 
@@ -684,8 +664,7 @@ fn keys_from_specs(m: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
                 if keynumidx as i64 >= argc || at >= argc {
                     return None;
                 }
-                let numkeys =
-                    crate::resp::parse::parse_i64(argv[at as usize]).filter(|&n| n >= 0)?;
+                let numkeys = crate::resp::parse::parse_i64(argv[at as usize]).filter(|&n| n >= 0)?;
                 first += firstkey as i64;
                 // Redis keeps the count in an int.
                 (first + (numkeys as i32) as i64 - 1, step)
@@ -770,8 +749,7 @@ impl GetKeysProc {
                             }
                             break;
                         }
-                        for (name, skip) in [("copy", 0), ("replace", 0), ("auth", 1), ("auth2", 2)]
-                        {
+                        for (name, skip) in [("copy", 0), ("replace", 0), ("auth", 1), ("auth2", 2)] {
                             if eq(i, name) {
                                 i += skip;
                                 break;
@@ -822,8 +800,7 @@ impl GetKeysProc {
             }
             GetKeysProc::Set => {
                 let get = (3..argc).any(|i| eq(i, "get"));
-                let flags =
-                    if get { KEY_RW | KEY_ACCESS | KEY_UPDATE } else { KEY_OW | KEY_UPDATE };
+                let flags = if get { KEY_RW | KEY_ACCESS | KEY_UPDATE } else { KEY_OW | KEY_UPDATE };
                 vec![key(1, flags)]
             }
             GetKeysProc::Bitfield => {
@@ -845,8 +822,7 @@ impl GetKeysProc {
                     }
                     i += 1;
                 }
-                let flags =
-                    if readonly { KEY_RO | KEY_ACCESS } else { KEY_RW | KEY_ACCESS | KEY_UPDATE };
+                let flags = if readonly { KEY_RO | KEY_ACCESS } else { KEY_RW | KEY_ACCESS | KEY_UPDATE };
                 vec![key(1, flags)]
             }
         }
@@ -861,8 +837,7 @@ fn generic_keys(argv: &[&[u8]], store: usize, count: usize, first: usize) -> Vec
     if num < 1 || num > argv.len() as i32 - first as i32 {
         return Vec::new();
     }
-    let mut keys: Vec<KeyRef> =
-        (first..first + num as usize).map(|pos| KeyRef { pos, flags: 0 }).collect();
+    let mut keys: Vec<KeyRef> = (first..first + num as usize).map(|pos| KeyRef { pos, flags: 0 }).collect();
     if store != 0 {
         keys.push(KeyRef { pos: store, flags: 0 });
     }
@@ -896,8 +871,7 @@ fn atoi(s: &[u8]) -> i32 {
 // ---------------------------------------------------------------------------------------------
 // The COMMAND handler.
 
-const SUBCOMMANDS: [&str; 7] =
-    ["count", "list", "info", "docs", "getkeys", "getkeysandflags", "help"];
+const SUBCOMMANDS: [&str; 7] = ["count", "list", "info", "docs", "getkeys", "getkeysandflags", "help"];
 
 const HELP: [&str; 18] = [
     "(no subcommand)",
@@ -939,8 +913,7 @@ fn run(cat: &Catalog, args: Args, out: &mut Out) -> CmdResult {
         reply_all_info(cat, out);
         return Ok(());
     }
-    let Some(sub) = SUBCOMMANDS.iter().find(|s| args.get(1).eq_ignore_ascii_case(s.as_bytes()))
-    else {
+    let Some(sub) = SUBCOMMANDS.iter().find(|s| args.get(1).eq_ignore_ascii_case(s.as_bytes())) else {
         return Err(CmdError::UnknownSubcommand {
             sub: crate::error::printable_snippet(args.get(1), 128),
             cmd: "COMMAND".into(),
@@ -1079,8 +1052,7 @@ fn getkeys_command(cat: &Catalog, args: Args, out: &mut Out, with_flags: bool) -
 /// A set of status strings: the names of the bits set in `mask` (bit `i` named `names[i]`;
 /// `None` names are hidden).
 fn reply_flags<'n>(out: &mut Out, mask: u32, names: impl Iterator<Item = Option<&'n str>> + Clone) {
-    let shown =
-        || names.clone().enumerate().filter(|(i, _)| mask & (1 << i) != 0).filter_map(|(_, n)| n);
+    let shown = || names.clone().enumerate().filter(|(i, _)| mask & (1 << i) != 0).filter_map(|(_, n)| n);
     out.set(shown().count());
     for name in shown() {
         out.simple(name);
@@ -1366,30 +1338,18 @@ mod tests {
         ]);
         assert_eq!(call(&cat, &["COMMAND", "COUNT"], false), ":4\r\n");
         let list = call(&cat, &["command", "list"], false);
-        assert!(
-            list.starts_with("*13\r\n$3\r\nget\r\n$6\r\nconfig\r\n$10\r\nconfig|get\r\n"),
-            "{list}"
-        );
+        assert!(list.starts_with("*13\r\n$3\r\nget\r\n$6\r\nconfig\r\n$10\r\nconfig|get\r\n"), "{list}");
         assert!(list.contains("$12\r\ncommand|info\r\n") && list.contains("shardisonly"), "{list}");
         assert_eq!(
             call(&cat, &["command", "list", "filterby", "pattern", "CONFIG|*"], false),
             bulks(&["config|get", "config|set"])
         );
-        assert_eq!(
-            call(&cat, &["command", "list", "filterby", "aclcat", "READ"], false),
-            bulks(&["get"])
-        );
+        assert_eq!(call(&cat, &["command", "list", "filterby", "aclcat", "READ"], false), bulks(&["get"]));
         assert_eq!(call(&cat, &["command", "list", "filterby", "aclcat", "nope"], false), "*0\r\n");
         assert_eq!(call(&cat, &["command", "list", "filterby", "module", "x"], false), "*0\r\n");
-        assert_eq!(
-            call(&cat, &["command", "list", "filterby", "aclcat"], false),
-            "-ERR syntax error\r\n"
-        );
+        assert_eq!(call(&cat, &["command", "list", "filterby", "aclcat"], false), "-ERR syntax error\r\n");
         // Absent commands are null in INFO and skipped in DOCS.
-        assert_eq!(
-            call(&cat, &["command", "info", "set", "config|help"], false),
-            "*2\r\n$-1\r\n$-1\r\n"
-        );
+        assert_eq!(call(&cat, &["command", "info", "set", "config|help"], false), "*2\r\n$-1\r\n$-1\r\n");
         assert_eq!(call(&cat, &["command", "docs", "set"], false), "*0\r\n");
         assert_eq!(
             call(&cat, &["command", "getkeys", "set", "a", "b"], false),
@@ -1452,9 +1412,11 @@ mod tests {
         let cat = Catalog::everything();
         let keys = call(&cat, &["command", "info", "keys"], false);
         assert!(keys.contains("*4\r\n+@keyspace\r\n+@read\r\n+@slow\r\n+@dangerous\r\n"), "{keys}");
-        assert!(keys.contains(
-            "*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nnondeterministic_output_order\r\n"
-        ));
+        assert!(
+            keys.contains(
+                "*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nnondeterministic_output_order\r\n"
+            )
+        );
         let z = call(&cat, &["command", "info", "zunionstore"], false);
         assert!(z.contains("+write\r\n+denyoom\r\n+movablekeys\r\n:1\r\n:1\r\n:1\r\n"), "{z}");
         assert!(z.contains("$6\r\nkeynum\r\n$4\r\nspec\r\n*6\r\n$9\r\nkeynumidx\r\n:0\r\n$8\r\nfirstkey\r\n:1\r\n$7\r\nkeystep\r\n:1\r\n"));
@@ -1466,55 +1428,30 @@ mod tests {
         assert_eq!(keys_of(&["mset", "a", "1", "b", "2"]), bulks(&["a", "b"]));
         assert_eq!(keys_of(&["zunionstore", "dst", "2", "a", "b"]), bulks(&["dst", "a", "b"]));
         assert_eq!(keys_of(&["sort", "k", "store", "d"]), bulks(&["k", "d"]));
-        assert_eq!(
-            keys_of(&["sort", "k", "limit", "0", "1", "by", "store", "get", "x"]),
-            bulks(&["k"])
-        );
+        assert_eq!(keys_of(&["sort", "k", "limit", "0", "1", "by", "store", "get", "x"]), bulks(&["k"]));
         assert_eq!(keys_of(&["eval", "s", "2", "k1", "k2", "a"]), bulks(&["k1", "k2"]));
-        assert_eq!(
-            keys_of(&["xread", "count", "2", "streams", "a", "b", "1", "2"]),
-            bulks(&["a", "b"])
-        );
+        assert_eq!(keys_of(&["xread", "count", "2", "streams", "a", "b", "1", "2"]), bulks(&["a", "b"]));
         assert_eq!(keys_of(&["GET", "a"]), bulks(&["a"]));
         assert_eq!(keys_of(&["object", "encoding", "k"]), bulks(&["k"]));
-        assert_eq!(
-            keys_of(&["migrate", "h", "p", "", "0", "5", "keys", "a", "b"]),
-            bulks(&["a", "b"])
-        );
-        assert_eq!(
-            keys_of(&["georadius", "g", "0", "0", "1", "km", "store", "d"]),
-            bulks(&["g", "d"])
-        );
+        assert_eq!(keys_of(&["migrate", "h", "p", "", "0", "5", "keys", "a", "b"]), bulks(&["a", "b"]));
+        assert_eq!(keys_of(&["georadius", "g", "0", "0", "1", "km", "store", "d"]), bulks(&["g", "d"]));
         assert_eq!(keys_of(&["lmpop", "2", "a", "b", "left"]), bulks(&["a", "b"]));
         // Errors, as Redis words them.
         let err = |s: &str| format!("-ERR {s}\r\n");
-        assert_eq!(
-            keys_of(&["zunionstore", "d", "0", "a"]),
-            err("Invalid arguments specified for command")
-        );
-        assert_eq!(
-            keys_of(&["get", "a", "b"]),
-            err("Invalid number of arguments specified for command")
-        );
+        assert_eq!(keys_of(&["zunionstore", "d", "0", "a"]), err("Invalid arguments specified for command"));
+        assert_eq!(keys_of(&["get", "a", "b"]), err("Invalid number of arguments specified for command"));
         assert_eq!(keys_of(&["ping", "x"]), err("The command has no key arguments"));
         assert_eq!(keys_of(&["config", "get", "x"]), err("The command has no key arguments"));
         assert_eq!(keys_of(&["nosuch", "a"]), err("Invalid command specified"));
         assert_eq!(keys_of(&["config", "nosuch"]), err("Invalid command specified"));
         assert_eq!(keys_of(&["eval", "s", "0"]), "*0\r\n");
-        let flags = call(
-            &Catalog::everything(),
-            &["command", "getkeysandflags", "sort", "k", "store", "d"],
-            false,
-        );
+        let flags =
+            call(&Catalog::everything(), &["command", "getkeysandflags", "sort", "k", "store", "d"], false);
         assert_eq!(
             flags,
             "*2\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nd\r\n*2\r\n+OW\r\n+update\r\n"
         );
-        let set = call(
-            &Catalog::everything(),
-            &["command", "getkeysandflags", "set", "a", "b", "get"],
-            true,
-        );
+        let set = call(&Catalog::everything(), &["command", "getkeysandflags", "set", "a", "b", "get"], true);
         assert_eq!(set, "*1\r\n*2\r\n$1\r\na\r\n~3\r\n+RW\r\n+access\r\n+update\r\n");
     }
 
@@ -1522,10 +1459,7 @@ mod tests {
     fn key_positions_for_other_modules() {
         let argv = |s: &[&'static str]| s.iter().map(|a| a.as_bytes()).collect::<Vec<&[u8]>>();
         assert_eq!(key_positions("mset", &argv(&["mset", "a", "1", "b", "2"])), Some(vec![1, 3]));
-        assert_eq!(
-            key_positions("blmpop", &argv(&["blmpop", "0", "2", "a", "b", "left"])),
-            Some(vec![3, 4])
-        );
+        assert_eq!(key_positions("blmpop", &argv(&["blmpop", "0", "2", "a", "b", "left"])), Some(vec![3, 4]));
         assert_eq!(key_positions("config|get", &argv(&["config", "get", "x"])), Some(vec![]));
         assert_eq!(key_positions("sort", &argv(&["sort"])), Some(vec![]));
         assert_eq!(key_positions("nosuch", &argv(&["nosuch"])), None);
@@ -1550,9 +1484,9 @@ mod tests {
         let set = call(&cat, &["command", "docs", "set"], false);
         assert!(set.starts_with("*2\r\n$3\r\nset\r\n*12\r\n"), "{set}");
         assert!(set.contains("$7\r\nhistory\r\n*4\r\n*2\r\n$6\r\n2.6.12\r\n"));
-        assert!(set.contains(
-            "$4\r\nname\r\n$9\r\ncondition\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n"
-        ));
+        assert!(
+            set.contains("$4\r\nname\r\n$9\r\ncondition\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n")
+        );
         let config = call(&cat, &["command", "docs", "config"], false);
         assert!(config.contains("$11\r\nsubcommands\r\n*10\r\n$10\r\nconfig|get\r\n"), "{config}");
         let old = call(&cat, &["command", "docs", "getset"], false);
@@ -1575,9 +1509,9 @@ mod tests {
             "-ERR wrong number of arguments for 'command|getkeys' command\r\n"
         );
         let help = call(&cat, &["command", "help"], false);
-        assert!(help.starts_with(
-            "*21\r\n+COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
-        ));
+        assert!(
+            help.starts_with("*21\r\n+COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n")
+        );
         assert!(help.ends_with("+HELP\r\n+    Print this help.\r\n"));
         let all = call(&cat, &["command"], false);
         assert!(all.starts_with(&format!("*{}\r\n*10\r\n", cat.top.len())));

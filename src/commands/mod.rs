@@ -140,6 +140,9 @@ pub enum Special {
     DebugSleep,
     Save,
     Time,
+    /// A read-only command over keys of several shards: copies of the keys are gathered under
+    /// the shards' gates into a scratch shard and the command runs there (LCS).
+    Gather,
 }
 
 #[derive(Clone, Copy)]
@@ -180,9 +183,13 @@ pub struct Command {
 }
 
 impl Command {
+    /// Redis's arity rule, plus whole key/value groups for commands like MSET (step > 1 up
+    /// to the last argument), which Redis's MSET checks itself.
     pub fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i32;
-        if self.arity >= 0 { argc == self.arity } else { argc >= -self.arity }
+        let counted = if self.arity >= 0 { argc == self.arity } else { argc >= -self.arity };
+        let grouped = self.step <= 1 || self.last_key != -1 || (argc - self.first_key) % self.step == 0;
+        counted && grouped
     }
 
     /// Indexes of the key arguments in `argc` arguments (by the legacy first/last/step spec).
@@ -199,13 +206,9 @@ pub fn table() -> &'static [Command] {
     static TABLE: OnceLock<Vec<Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut all = Vec::new();
-        for family in [
-            string::COMMANDS,
-            generic::COMMANDS,
-            connection::COMMANDS,
-            server::COMMANDS,
-            meta::COMMANDS,
-        ] {
+        for family in
+            [string::COMMANDS, generic::COMMANDS, connection::COMMANDS, server::COMMANDS, meta::COMMANDS]
+        {
             for c in family {
                 all.push(Command { ..*c });
             }

@@ -2,7 +2,7 @@
 //! entry for every `Special` command. Work that concerns all cores (INFO, CONFIG SET,
 //! CLIENT LIST/KILL) is sent to each core and combined here.
 
-use super::{Args, Command, Exec, CONTAINER, NOAUTH, Special, eq_ic};
+use super::{Args, CONTAINER, Command, Exec, NOAUTH, Special, eq_ic};
 use crate::dispatch::{coord, invoke_all};
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
@@ -20,8 +20,24 @@ pub const COMMANDS: &[Command] = &[
     cmd("time", 1, Exec::Special(Special::Time)),
     cmd("lastsave", 1, Exec::Conn(lastsave)),
     cmd("debug", -2, Exec::Special(Special::DebugSleep)),
-    Command { name: "shutdown", arity: -1, flags: NOAUTH, first_key: 0, last_key: 0, step: 0, exec: Exec::Special(Special::Shutdown) },
-    Command { name: "config", arity: -2, flags: CONTAINER, first_key: 0, last_key: 0, step: 0, exec: Exec::Conn(lastsave) },
+    Command {
+        name: "shutdown",
+        arity: -1,
+        flags: NOAUTH,
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        exec: Exec::Special(Special::Shutdown),
+    },
+    Command {
+        name: "config",
+        arity: -2,
+        flags: CONTAINER,
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        exec: Exec::Conn(lastsave),
+    },
     cmd("config|get", -3, Exec::Special(Special::ConfigGet)),
     cmd("config|set", -4, Exec::Special(Special::ConfigSet)),
     cmd("config|resetstat", 2, Exec::Special(Special::ConfigResetStat)),
@@ -67,7 +83,13 @@ fn config_help(_c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
 }
 
 /// Runs a `Special` command from the connection's core.
-pub async fn run_special(core: &Rc<Core>, client: &mut Client, special: Special, args: Args<'_>, out: &mut Out) {
+pub async fn run_special(
+    core: &Rc<Core>,
+    client: &mut Client,
+    special: Special,
+    args: Args<'_>,
+    out: &mut Out,
+) {
     let result = match special {
         Special::Info => info(core, args, out).await,
         Special::ConfigGet => config_get(core, args, out),
@@ -158,7 +180,9 @@ async fn config_set(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult
         let name = String::from_utf8_lossy(args.get(i)).into_owned();
         let value = String::from_utf8_lossy(args.get(i + 1)).into_owned();
         if pairs.iter().any(|(n, _): &(String, String)| n.eq_ignore_ascii_case(&name)) {
-            return Err(CmdError::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")));
+            return Err(CmdError::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
         }
         trial.set(&name, &value, false).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
         pairs.push((name, value));
@@ -194,7 +218,10 @@ async fn client_list(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResul
         if eq_ic(args.get(i), "type") && i + 1 < args.len() {
             let t = args.get(i + 1);
             if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|o| eq_ic(t, o)) {
-                return Err(CmdError::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))));
+                return Err(CmdError::msg(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                )));
             }
             if !eq_ic(t, "normal") {
                 ids = Some(Vec::new());
@@ -203,7 +230,10 @@ async fn client_list(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResul
         } else if eq_ic(args.get(i), "id") && i + 1 < args.len() {
             let mut list = ids.take().unwrap_or_default();
             for a in args.iter().skip(i + 1) {
-                let id = super::parse_int(a).ok().filter(|&v| v > 0).ok_or_else(|| CmdError::msg("ERR Invalid client ID"))?;
+                let id = super::parse_int(a)
+                    .ok()
+                    .filter(|&v| v > 0)
+                    .ok_or_else(|| CmdError::msg("ERR Invalid client ID"))?;
                 list.push(id as u64);
             }
             ids = Some(list);
@@ -247,9 +277,13 @@ async fn client_kill(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut
             let (opt, v) = (args.get(i), args.get(i + 1));
             let text = String::from_utf8_lossy(v).into_owned();
             if eq_ic(opt, "id") {
-                filter_id = Some(super::parse_int(v).ok().filter(|&x| x > 0).ok_or_else(|| {
-                    CmdError::msg("ERR client-id should be greater than 0")
-                })? as u64);
+                filter_id = Some(
+                    super::parse_int(v)
+                        .ok()
+                        .filter(|&x| x > 0)
+                        .ok_or_else(|| CmdError::msg("ERR client-id should be greater than 0"))?
+                        as u64,
+                );
             } else if eq_ic(opt, "addr") {
                 addr = Some(text);
             } else if eq_ic(opt, "laddr") {
@@ -316,14 +350,25 @@ async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
         }
     })
     .await;
-    let wanted: Vec<String> = args.iter().skip(1).map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let wanted: Vec<String> =
+        args.iter().skip(1).map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
     let text = render_info(core, &snaps, &wanted);
     out.verbatim(text.as_bytes());
     Ok(())
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
 ];
 
 fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String {

@@ -51,7 +51,7 @@ pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: &
             Some(shard) if !copies_across_dbs(special) => {
                 run_on_shard(core, shard, client, cmd_index, a, out).await
             }
-            _ => run_cross(core, client, special, a, out).await,
+            _ => run_cross(core, client, cmd_index, special, a, out).await,
         },
         Exec::Conn(f) => {
             if let Err(e) = f(client, a, out) {
@@ -94,7 +94,14 @@ fn group_keys(core: &Core, cmd_index: usize, args: Args) -> BTreeMap<usize, Vec<
 }
 
 /// Runs a whole command on one shard, outside any transaction.
-pub async fn run_on_shard(core: &Rc<Core>, shard: usize, client: &Client, cmd_index: usize, args: Args<'_>, out: &mut Out) {
+pub async fn run_on_shard(
+    core: &Rc<Core>,
+    shard: usize,
+    client: &Client,
+    cmd_index: usize,
+    args: Args<'_>,
+    out: &mut Out,
+) {
     if shard == core.id {
         let _permit = core.gate.read().await;
         exec_local(core, cmd_index, client.db, args, out);
@@ -104,7 +111,15 @@ pub async fn run_on_shard(core: &Rc<Core>, shard: usize, client: &Client, cmd_in
     out.raw(&reply);
 }
 
-async fn call_batch(core: &Rc<Core>, shard: usize, tx: TxId, db: usize, resp3: bool, cmd: usize, args: Args<'_>) -> Vec<u8> {
+async fn call_batch(
+    core: &Rc<Core>,
+    shard: usize,
+    tx: TxId,
+    db: usize,
+    resp3: bool,
+    cmd: usize,
+    args: Args<'_>,
+) -> Vec<u8> {
     let mut batch = super::mesh::Batch::new(db, resp3);
     batch.push(cmd, args.iter());
     match core.mesh.call(shard, tx, ReqBody::Batch(batch)).await {
@@ -114,7 +129,14 @@ async fn call_batch(core: &Rc<Core>, shard: usize, tx: TxId, db: usize, resp3: b
 }
 
 /// Runs one command on a shard inside transaction `tx` (whose gate it holds).
-async fn run_in_tx(core: &Rc<Core>, shard: usize, tx: TxId, client: &Client, cmd: usize, args: Args<'_>) -> Vec<u8> {
+async fn run_in_tx(
+    core: &Rc<Core>,
+    shard: usize,
+    tx: TxId,
+    client: &Client,
+    cmd: usize,
+    args: Args<'_>,
+) -> Vec<u8> {
     if shard == core.id {
         let mut out = Out::new(client.resp3);
         exec_local(core, cmd, client.db, args, &mut out);
@@ -203,10 +225,20 @@ async fn run_split(
     merge::merge(how, &ordered, &positions, out);
 }
 
-async fn run_cross(core: &Rc<Core>, client: &Client, special: Special, args: Args<'_>, out: &mut Out) {
+async fn run_cross(
+    core: &Rc<Core>,
+    client: &Client,
+    cmd_index: usize,
+    special: Special,
+    args: Args<'_>,
+    out: &mut Out,
+) {
     let result = match special {
+        Special::Gather => gather_and_run(core, client, cmd_index, args, out).await,
         Special::MsetNx => msetnx(core, client, args, out).await,
-        Special::Rename | Special::RenameNx => rename(core, client, args, special == Special::RenameNx, out).await,
+        Special::Rename | Special::RenameNx => {
+            rename(core, client, args, special == Special::RenameNx, out).await
+        }
         Special::Copy => copy(core, client, args, out).await,
         _ => Err(CmdError::msg("ERR not a cross-shard command")),
     };
@@ -215,6 +247,47 @@ async fn run_cross(core: &Rc<Core>, client: &Client, special: Special, args: Arg
         core.count_error(&text);
         out.error(&text);
     }
+}
+
+/// Runs a read-only multi-key command whose keys span shards: copies of its keys, taken at
+/// one moment with all their shards' gates held, are put in a scratch shard where the
+/// command's own function runs.
+async fn gather_and_run(
+    core: &Rc<Core>,
+    client: &Client,
+    cmd_index: usize,
+    args: Args<'_>,
+    out: &mut Out,
+) -> Result<(), CmdError> {
+    let groups = group_keys(core, cmd_index, args);
+    let shards: Vec<usize> = groups.keys().copied().collect();
+    let db = client.db;
+    let tx = core.new_tx();
+    lock(core, tx, &shards).await;
+    let mut copies = Vec::new();
+    for (&shard, positions) in &groups {
+        let keys: Vec<Vec<u8>> = positions.iter().map(|&p| args.get(p).to_vec()).collect();
+        let found = invoke_on(core, shard, tx, true, move |c| {
+            with_ctx(c, db, |ctx| {
+                keys.into_iter()
+                    .filter_map(|k| commands::generic::peek_for_copy(ctx, &k).map(|v| (k, v)))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await;
+        copies.extend(found);
+    }
+    unlock(core, tx, &shards).await;
+    let config = core.config.borrow().clone();
+    let mut scratch = crate::shard::Shard::new(core.id, db + 1);
+    let mut ctx = Ctx { shard: &mut scratch, db, now_ms: now_ms(), config: &config };
+    for (key, (value, expire)) in copies {
+        let mut entry = ctx.new_entry(value);
+        entry.expire_at_ms = expire;
+        ctx.db().insert(&key, entry);
+    }
+    let Exec::Cross(f, _) = table()[cmd_index].exec else { unreachable!("gather runs Cross commands") };
+    f(&mut ctx, args, out)
 }
 
 /// MSETNX across shards: check every key's absence and set them all within one transaction.
@@ -229,7 +302,9 @@ async fn msetnx(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out)
     lock(core, tx, &shards).await;
     let mut existing = 0;
     for (&shard, positions) in &groups {
-        let keys = OwnedArgs::from_slices(std::iter::once(&b"EXISTS"[..]).chain(positions.iter().map(|&p| args.get(p))));
+        let keys = OwnedArgs::from_slices(
+            std::iter::once(&b"EXISTS"[..]).chain(positions.iter().map(|&p| args.get(p))),
+        );
         let reply = run_in_tx(core, shard, tx, client, commands::index_of("exists"), keys.args()).await;
         existing += merge::elements_int(&reply);
     }
@@ -245,7 +320,13 @@ async fn msetnx(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out)
     Ok(())
 }
 
-async fn rename(core: &Rc<Core>, client: &Client, args: Args<'_>, nx: bool, out: &mut Out) -> Result<(), CmdError> {
+async fn rename(
+    core: &Rc<Core>,
+    client: &Client,
+    args: Args<'_>,
+    nx: bool,
+    out: &mut Out,
+) -> Result<(), CmdError> {
     let (src, dst) = (args.get(1).to_vec(), args.get(2).to_vec());
     let (from, to) = (key_shard(&src, core.shards), key_shard(&dst, core.shards));
     let db = client.db;
@@ -255,26 +336,42 @@ async fn rename(core: &Rc<Core>, client: &Client, args: Args<'_>, nx: bool, out:
     lock(core, tx, &shards).await;
     let result = async {
         let src_key = src.clone();
-        let exists = invoke_on(core, from, tx, true, move |c| with_ctx(c, db, |ctx| ctx.lookup_quiet(&src_key).is_some())).await;
+        let exists = invoke_on(core, from, tx, true, move |c| {
+            with_ctx(c, db, |ctx| ctx.lookup_quiet(&src_key).is_some())
+        })
+        .await;
         if !exists {
             return Err(CmdError::NoSuchKey);
         }
         if nx {
             let dst_key = dst.clone();
-            let taken = invoke_on(core, to, tx, true, move |c| with_ctx(c, db, |ctx| ctx.lookup_quiet(&dst_key).is_some())).await;
+            let taken = invoke_on(core, to, tx, true, move |c| {
+                with_ctx(c, db, |ctx| ctx.lookup_quiet(&dst_key).is_some())
+            })
+            .await;
             if taken {
                 return Ok(false);
             }
         }
-        let entry = invoke_on(core, from, tx, true, move |c| with_ctx(c, db, |ctx| commands::generic::take_for_move(ctx, &src))).await;
+        let entry = invoke_on(core, from, tx, true, move |c| {
+            with_ctx(c, db, |ctx| commands::generic::take_for_move(ctx, &src))
+        })
+        .await;
         let Some(entry) = entry else { return Err(CmdError::NoSuchKey) };
-        invoke_on(core, to, tx, true, move |c| with_ctx(c, db, |ctx| commands::generic::put_moved(ctx, &dst, entry, true))).await;
+        invoke_on(core, to, tx, true, move |c| {
+            with_ctx(c, db, |ctx| commands::generic::put_moved(ctx, &dst, entry, true))
+        })
+        .await;
         Ok(true)
     }
     .await;
     unlock(core, tx, &shards).await;
     let moved = result?;
-    if nx { out.int(moved as i64) } else { out.ok() }
+    if nx {
+        out.int(moved as i64)
+    } else {
+        out.ok()
+    }
     Ok(())
 }
 
@@ -289,7 +386,10 @@ async fn copy(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -
     let tx = core.new_tx();
     lock(core, tx, &shards).await;
     let copied = async {
-        let value = invoke_on(core, from, tx, true, move |c| with_ctx(c, src_db, |ctx| commands::generic::peek_for_copy(ctx, &src))).await;
+        let value = invoke_on(core, from, tx, true, move |c| {
+            with_ctx(c, src_db, |ctx| commands::generic::peek_for_copy(ctx, &src))
+        })
+        .await;
         let Some((value, expire)) = value else { return false };
         let replace = opts.replace;
         invoke_on(core, to, tx, true, move |c| {
@@ -324,7 +424,13 @@ pub async fn scan(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Ou
         let o = opts.clone();
         let (next_inner, found) = invoke_on(core, shard, 0, true, move |c| {
             with_ctx(c, db, |ctx| {
-                commands::generic::scan_shard(ctx, inner, o.count, o.pattern.as_deref(), o.type_filter.as_deref())
+                commands::generic::scan_shard(
+                    ctx,
+                    inner,
+                    o.count,
+                    o.pattern.as_deref(),
+                    o.type_filter.as_deref(),
+                )
             })
         })
         .await;
@@ -356,7 +462,9 @@ pub async fn random_key(core: &Rc<Core>, client: &Client, out: &mut Out) {
     let start = (now_ms() as usize) % core.shards;
     for i in 0..core.shards {
         let shard = (start + i) % core.shards;
-        let key = invoke_on(core, shard, 0, true, move |c| with_ctx(c, db, commands::generic::random_key_local)).await;
+        let key =
+            invoke_on(core, shard, 0, true, move |c| with_ctx(c, db, commands::generic::random_key_local))
+                .await;
         if let Some(key) = key {
             out.bulk(&key);
             return;

@@ -17,7 +17,13 @@ pub fn value_len(buf: &[u8]) -> Option<usize> {
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
             let n = count()?;
-            let items = if n < 0 { 0 } else if matches!(buf[0], b'%' | b'|') { n * 2 } else { n };
+            let items = if n < 0 {
+                0
+            } else if matches!(buf[0], b'%' | b'|') {
+                n * 2
+            } else {
+                n
+            };
             let mut at = line_end;
             for _ in 0..items {
                 at += value_len(&buf[at..])?;
@@ -46,7 +52,10 @@ pub fn elements(buf: &[u8]) -> Vec<&[u8]> {
 }
 
 fn int_of(reply: &[u8]) -> i64 {
-    std::str::from_utf8(&reply[1..reply.len().saturating_sub(2)]).ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+    std::str::from_utf8(&reply[1..reply.len().saturating_sub(2)])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Merges per-shard replies. `replies[i]` answered the keys at argument positions

@@ -5,7 +5,9 @@
 
 use crate::commands::OwnedArgs;
 use crate::tx::TxId;
-use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
+use glommio::channels::shared_channel::{
+    self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
+};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -28,7 +30,12 @@ pub struct Batch {
 
 impl Batch {
     pub fn new(db: usize, resp3: bool) -> Batch {
-        Batch { db: db as u16, resp3, args: OwnedArgs { buf: Vec::new(), ranges: Vec::new() }, cmds: Vec::new() }
+        Batch {
+            db: db as u16,
+            resp3,
+            args: OwnedArgs { buf: Vec::new(), ranges: Vec::new() },
+            cmds: Vec::new(),
+        }
     }
 
     pub fn push<'b>(&mut self, cmd: usize, args: impl Iterator<Item = &'b [u8]>) {
@@ -54,7 +61,10 @@ pub enum ReqBody {
     /// Release it; not answered.
     Unlock,
     /// Run a function on the core. `keyspace` ones respect the gate like commands do.
-    Call { f: RemoteFn, keyspace: bool },
+    Call {
+        f: RemoteFn,
+        keyspace: bool,
+    },
 }
 
 pub struct Request {
@@ -65,7 +75,10 @@ pub struct Request {
 
 pub enum RespBody {
     /// The batch's replies, concatenated; `ends[i]` is where reply i ends.
-    Replies { out: Vec<u8>, ends: Vec<u32> },
+    Replies {
+        out: Vec<u8>,
+        ends: Vec<u32>,
+    },
     Granted,
     Value(Box<dyn Any + Send>),
 }

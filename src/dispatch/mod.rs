@@ -118,13 +118,21 @@ pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
     }
 }
 
-pub async fn serve_requests(core: Rc<Core>, from: usize, rx: glommio::channels::shared_channel::ConnectedReceiver<Request>) {
+pub async fn serve_requests(
+    core: Rc<Core>,
+    from: usize,
+    rx: glommio::channels::shared_channel::ConnectedReceiver<Request>,
+) {
     while let Some(req) = rx.recv().await {
         on_request(&core, from, req);
     }
 }
 
-pub async fn serve_replies(core: Rc<Core>, from: usize, rx: glommio::channels::shared_channel::ConnectedReceiver<Response>) {
+pub async fn serve_replies(
+    core: Rc<Core>,
+    from: usize,
+    rx: glommio::channels::shared_channel::ConnectedReceiver<Response>,
+) {
     while let Some(resp) = rx.recv().await {
         core.mesh.complete(from, resp);
     }

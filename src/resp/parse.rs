@@ -49,12 +49,19 @@ impl ParseError {
 pub enum Parsed {
     /// A complete command: its arguments are in `Parser::args` (ranges into the buffer, or into
     /// `Parser::inline` when `inline` is true); `consumed` bytes may be dropped from the buffer.
-    Command { consumed: usize, inline: bool },
+    Command {
+        consumed: usize,
+        inline: bool,
+    },
     /// Bytes that carry no command (empty inline line, `*0`, `*-1`): drop them and go on.
-    Skip { consumed: usize },
+    Skip {
+        consumed: usize,
+    },
     /// Need more bytes; `want` is a lower bound on the total bytes this command needs (lets the
     /// caller grow its buffer once for a big bulk string).
-    Incomplete { want: usize },
+    Incomplete {
+        want: usize,
+    },
     Error(ParseError),
 }
 
@@ -84,11 +91,7 @@ impl Parser {
         if buf.is_empty() {
             return Parsed::Incomplete { want: 1 };
         }
-        if self.in_multibulk || buf[0] == b'*' {
-            self.parse_multibulk(buf)
-        } else {
-            self.parse_inline(buf)
-        }
+        if self.in_multibulk || buf[0] == b'*' { self.parse_multibulk(buf) } else { self.parse_inline(buf) }
     }
 
     fn parse_multibulk(&mut self, buf: &[u8]) -> Parsed {
@@ -242,11 +245,7 @@ fn hex_val(c: u8) -> u8 {
 /// Splits an inline request line the way redis-cli and Redis's sdssplitargs do: whitespace
 /// separated, "double quotes" with C escapes (\n \xHH ...), 'single quotes' with only \'.
 /// A closing quote must be followed by a space or the end of the line.
-pub fn split_inline_args(
-    line: &[u8],
-    out: &mut Vec<u8>,
-    args: &mut Vec<(u32, u32)>,
-) -> Result<(), ()> {
+pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(u32, u32)>) -> Result<(), ()> {
     let mut i = 0;
     loop {
         while i < line.len() && line[i].is_ascii_whitespace() {
@@ -264,7 +263,12 @@ pub fn split_inline_args(
                     return Err(());
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < line.len() && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if c == b'\\'
+                    && i + 3 < line.len()
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     out.push(hex_val(line[i + 2]) * 16 + hex_val(line[i + 3]));
                     i += 3;
                 } else if c == b'\\' && i + 1 < line.len() {
@@ -281,7 +285,6 @@ pub fn split_inline_args(
                     if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
                         return Err(());
                     }
-                    in_dq = false;
                     i += 1;
                     break;
                 } else {
@@ -299,7 +302,6 @@ pub fn split_inline_args(
                     if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
                         return Err(());
                     }
-                    in_sq = false;
                     i += 1;
                     break;
                 } else {

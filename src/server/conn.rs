@@ -60,7 +60,14 @@ pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
     core.clients.borrow_mut().insert(info.id, info.clone());
     core.stats.borrow_mut().connections_received += 1;
     let authenticated = core.config.borrow().requirepass.is_empty();
-    let mut client = Client { info: info.clone(), db: 0, resp3: false, authenticated, close_after_reply: false, core: core.clone() };
+    let mut client = Client {
+        info: info.clone(),
+        db: 0,
+        resp3: false,
+        authenticated,
+        close_after_reply: false,
+        core: core.clone(),
+    };
     let _ = run(&core, &mut client, &reg).await;
     core.clients.borrow_mut().remove(&info.id);
     drop(reg);
@@ -70,7 +77,6 @@ pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
 
 /// Waits until the socket is readable or the client was killed.
 struct WaitInput<'a> {
-    reg: &'a Registration,
     info: &'a ClientInfo,
     ready: Pin<Box<crate::server::reactor::ReadyFuture<'a>>>,
 }
@@ -95,7 +101,7 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
     let mut out = Out::new(false);
     let mut pipe = Pipeline::new(core.shards);
     loop {
-        WaitInput { reg, info: &client.info, ready: Box::pin(reg.readable()) }.await;
+        WaitInput { info: &client.info, ready: Box::pin(reg.readable()) }.await;
         if client.info.killed.get() {
             return Ok(());
         }
@@ -233,21 +239,23 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
             }
             Step::Done
         }
-        Exec::Shard(_) | Exec::Multi(..) | Exec::Cross(..) => match coord::single_shard(core, cmd_index, args) {
-            Some(shard) if shard == core.id => {
-                if !core.gate.is_free() {
-                    return defer();
+        Exec::Shard(_) | Exec::Multi(..) | Exec::Cross(..) => {
+            match coord::single_shard(core, cmd_index, args) {
+                Some(shard) if shard == core.id => {
+                    if !core.gate.is_free() {
+                        return defer();
+                    }
+                    let db = client.db;
+                    pipe.local_reply(out, |o| exec_local(core, cmd_index, db, args, o));
+                    Step::Done
                 }
-                let db = client.db;
-                pipe.local_reply(out, |o| exec_local(core, cmd_index, db, args, o));
-                Step::Done
+                Some(shard) => {
+                    pipe.push_remote(shard, client.db, client.resp3, cmd_index, args);
+                    Step::Done
+                }
+                None => defer(),
             }
-            Some(shard) => {
-                pipe.push_remote(shard, client.db, client.resp3, cmd_index, args);
-                Step::Done
-            }
-            None => defer(),
-        },
+        }
         Exec::AllShards(..) if core.shards == 1 && core.gate.is_free() => {
             let db = client.db;
             pipe.local_reply(out, |o| exec_local(core, cmd_index, db, args, o));

@@ -54,7 +54,14 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(id: usize, shards: usize, config: Config, mesh: Rc<Mesh>, reactor: Rc<Reactor>, started_unix: u64) -> Core {
+    pub fn new(
+        id: usize,
+        shards: usize,
+        config: Config,
+        mesh: Rc<Mesh>,
+        reactor: Rc<Reactor>,
+        started_unix: u64,
+    ) -> Core {
         let table_len = crate::commands::table().len();
         Core {
             id,

@@ -64,7 +64,8 @@ impl Reactor {
             }
         };
         self.slots.borrow_mut()[token] = Some(IoSlot { fd, ..Default::default() });
-        let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32, u64: token as u64 };
+        let mut ev =
+            libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32, u64: token as u64 };
         if unsafe { libc::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
             let err = io::Error::last_os_error();
             self.slots.borrow_mut()[token] = None;
@@ -350,8 +351,6 @@ pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    let n = unsafe {
-        libc::send(fd, buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_NOSIGNAL)
-    };
+    let n = unsafe { libc::send(fd, buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_NOSIGNAL) };
     if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
 }

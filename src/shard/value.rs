@@ -53,11 +53,7 @@ impl Str {
                 return Str::Int(i);
             }
         }
-        if b.len() <= EMBSTR_MAX_BYTES {
-            Str::Emb(b.into())
-        } else {
-            Str::Raw(b.to_vec())
-        }
+        if b.len() <= EMBSTR_MAX_BYTES { Str::Emb(b.into()) } else { Str::Raw(b.to_vec()) }
     }
 
     /// Calls `f` with the string's bytes; integers are formatted on the stack.

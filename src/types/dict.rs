@@ -48,10 +48,7 @@ struct Table<V> {
 
 impl<V> Table<V> {
     fn empty() -> Self {
-        Table {
-            buckets: Box::new([]),
-            used: 0,
-        }
+        Table { buckets: Box::new([]), used: 0 }
     }
 
     /// `None` when the allocation fails: the caller then keeps the current
@@ -60,10 +57,7 @@ impl<V> Table<V> {
         let mut v: Vec<Link<V>> = Vec::new();
         v.try_reserve_exact(n).ok()?;
         v.resize_with(n, || None);
-        Some(Table {
-            buckets: v.into_boxed_slice(),
-            used: 0,
-        })
+        Some(Table { buckets: v.into_boxed_slice(), used: 0 })
     }
 
     fn size(&self) -> usize {
@@ -242,20 +236,12 @@ impl<V> Dict<V> {
         self.expand_if_needed();
         // New keys go to the destination table so the migration never has
         // to revisit them.
-        let t = if self.is_rehashing() {
-            &mut self.ht[1]
-        } else {
-            &mut self.ht[0]
-        };
+        let t = if self.is_rehashing() { &mut self.ht[1] } else { &mut self.ht[0] };
         let key_len = key.len();
         // Only reachable if even the first allocation failed; dropping the
         // entry is the least bad outcome short of aborting.
         let slot = t.slot_mut(h)?;
-        let node = Box::new(Node {
-            key,
-            val: v,
-            next: slot.take(),
-        });
+        let node = Box::new(Node { key, val: v, next: slot.take() });
         *slot = Some(node);
         t.used += 1;
         self.key_bytes += key_len;
@@ -300,9 +286,7 @@ impl<V> Dict<V> {
         if self.ht[0].size() == 0 {
             self.start_resize(MIN_BUCKETS);
         } else if len >= self.ht[0].size()
-            && let Some(n) = len
-                .checked_add(1)
-                .and_then(usize::checked_next_power_of_two)
+            && let Some(n) = len.checked_add(1).and_then(usize::checked_next_power_of_two)
         {
             self.start_resize(n);
         }
@@ -496,11 +480,8 @@ impl<V> Dict<V> {
     fn virtual_bucket(&self, i: usize) -> Option<&Node<V>> {
         let skip = self.rehash_idx.unwrap_or(0).min(self.ht[0].size());
         let live0 = self.ht[0].size() - skip;
-        let slot = if i < live0 {
-            self.ht[0].buckets.get(skip + i)
-        } else {
-            self.ht[1].buckets.get(i - live0)
-        };
+        let slot =
+            if i < live0 { self.ht[0].buckets.get(skip + i) } else { self.ht[1].buckets.get(i - live0) };
         slot?.as_deref()
     }
 }
@@ -526,11 +507,7 @@ fn chain_iter<V>(head: &Node<V>) -> impl Iterator<Item = &Node<V>> {
 
 fn xorshift(state: &mut u64) -> u64 {
     // Zero is a fixed point of xorshift; substitute any non-zero seed.
-    let mut x = if *state == 0 {
-        0x9E37_79B9_7F4A_7C15
-    } else {
-        *state
-    };
+    let mut x = if *state == 0 { 0x9E37_79B9_7F4A_7C15 } else { *state };
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
@@ -589,9 +566,7 @@ impl<'a, V> IntoIterator for &'a Dict<V> {
 
 impl<V: std::fmt::Debug> std::fmt::Debug for Dict<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.iter().map(|(k, v)| (String::from_utf8_lossy(k), v)))
-            .finish()
+        f.debug_map().entries(self.iter().map(|(k, v)| (String::from_utf8_lossy(k), v))).finish()
     }
 }
 
@@ -619,11 +594,7 @@ mod tests {
                 }
                 let mut cur = slot.as_deref();
                 while let Some(n) = cur {
-                    assert_eq!(
-                        d.hash(&n.key) as usize & t.mask(),
-                        bi,
-                        "node in wrong bucket"
-                    );
+                    assert_eq!(d.hash(&n.key) as usize & t.mask(), bi, "node in wrong bucket");
                     assert!(seen.insert(n.key.clone()), "duplicate key across tables");
                     key_bytes += n.key.len();
                     count += 1;
@@ -755,8 +726,7 @@ mod tests {
                     assert_eq!(d.len(), model.len());
                 }
                 check_invariants(&d);
-                let got: HashMap<Box<[u8]>, u64> =
-                    d.iter().map(|(k, v)| (Box::from(k), *v)).collect();
+                let got: HashMap<Box<[u8]>, u64> = d.iter().map(|(k, v)| (Box::from(k), *v)).collect();
                 assert_eq!(got, model);
                 assert_eq!(d.iter().len(), model.len());
                 for (k, v) in &model {
@@ -782,11 +752,7 @@ mod tests {
         d.remove(&key(9_990));
         while d.rehash_steps(1000) {}
         // 9 keys: shrinking stops once load is back above 1/8.
-        assert!(
-            d.bucket_count() <= 9 * SHRINK_RATIO,
-            "buckets {}",
-            d.bucket_count()
-        );
+        assert!(d.bucket_count() <= 9 * SHRINK_RATIO, "buckets {}", d.bucket_count());
         assert!(d.bucket_count() >= MIN_BUCKETS);
         check_invariants(&d);
         for i in 9_991..10_000 {
@@ -881,19 +847,10 @@ mod tests {
                 }
             }
             for &i in &stable {
-                assert!(
-                    seen.contains(&key(i)),
-                    "seed {seed}: key {i} missed by scan"
-                );
+                assert!(seen.contains(&key(i)), "seed {seed}: key {i} missed by scan");
             }
-            assert!(
-                max_b >= start_buckets * 16,
-                "table did not grow enough mid-scan"
-            );
-            assert!(
-                min_b_after_peak < max_b / 4,
-                "table did not shrink mid-scan"
-            );
+            assert!(max_b >= start_buckets * 16, "table did not grow enough mid-scan");
+            assert!(min_b_after_peak < max_b / 4, "table did not shrink mid-scan");
             assert!(calls_while_rehashing > 10, "no scan calls during rehash");
             check_invariants(&d);
         }
@@ -1004,16 +961,9 @@ mod tests {
         let mut d: Dict<u8> = Dict::new();
         let mut head: Link<u8> = None;
         for _ in 0..1_000_000 {
-            head = Some(Box::new(Node {
-                key: Box::new([]),
-                val: 0,
-                next: head,
-            }));
+            head = Some(Box::new(Node { key: Box::new([]), val: 0, next: head }));
         }
-        d.ht[0] = Table {
-            buckets: vec![head].into_boxed_slice(),
-            used: 1_000_000,
-        };
+        d.ht[0] = Table { buckets: vec![head].into_boxed_slice(), used: 1_000_000 };
         drop(d);
     }
 

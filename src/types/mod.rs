@@ -2,3 +2,4 @@
 
 pub mod dict;
 pub mod glob;
+pub mod long_double;

@@ -33,15 +33,10 @@ fn free_port() -> u16 {
 }
 
 fn unique_temp_dir(prefix: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let n = DIR_COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!(
-        "{prefix}-{}-{n}-{nanos}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{n}-{nanos}", std::process::id()));
     fs::create_dir_all(&dir).expect("create temp dir");
     dir
 }
@@ -93,11 +88,7 @@ impl Proc {
     /// Spawns `program` with the args produced by `make_args(port, dir)` and waits
     /// until it answers PING. Retries with another port a couple of times if the
     /// process exits early (e.g. the port was grabbed by someone else meanwhile).
-    fn spawn(
-        name: &'static str,
-        program: &str,
-        make_args: &dyn Fn(u16, &Path) -> Vec<String>,
-    ) -> Proc {
+    fn spawn(name: &'static str, program: &str, make_args: &dyn Fn(u16, &Path) -> Vec<String>) -> Proc {
         let mut last_err = String::new();
         for _attempt in 0..3 {
             let port = free_port();
@@ -113,14 +104,7 @@ impl Proc {
                 .stderr(Stdio::from(log_file2))
                 .spawn()
                 .unwrap_or_else(|e| panic!("failed to spawn {program}: {e}"));
-            let mut p = Proc {
-                name,
-                child,
-                port,
-                dir,
-                log,
-                print_log_on_panic: name != "redis-server",
-            };
+            let mut p = Proc { name, child, port, dir, log, print_log_on_panic: name != "redis-server" };
             match p.wait_ready() {
                 Ok(()) => return p,
                 Err(e) => {
@@ -182,9 +166,7 @@ impl Drop for Proc {
 
 fn make_client(port: u16) -> redis::Connection {
     use redis::IntoConnectionInfo;
-    let info = format!("redis://127.0.0.1:{port}/")
-        .into_connection_info()
-        .expect("connection info");
+    let info = format!("redis://127.0.0.1:{port}/").into_connection_info().expect("connection info");
     // Don't send CLIENT SETINFO on connect: keep the handshake minimal.
     let settings = info.redis_settings().clone().set_skip_set_lib_name();
     let info = info.set_redis_settings(settings);
@@ -219,22 +201,18 @@ impl Server {
     /// Starts shardis with `--port P --threads N --dir D` followed by `extra_args`.
     pub fn start(threads: usize, extra_args: &[&str]) -> Server {
         let extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
-        let inner = Proc::spawn(
-            "shardis",
-            env!("CARGO_BIN_EXE_shardis"),
-            &|port, dir| {
-                let mut a = vec![
-                    "--port".to_string(),
-                    port.to_string(),
-                    "--threads".to_string(),
-                    threads.to_string(),
-                    "--dir".to_string(),
-                    dir.display().to_string(),
-                ];
-                a.extend(extra.iter().cloned());
-                a
-            },
-        );
+        let inner = Proc::spawn("shardis", env!("CARGO_BIN_EXE_shardis"), &|port, dir| {
+            let mut a = vec![
+                "--port".to_string(),
+                port.to_string(),
+                "--threads".to_string(),
+                threads.to_string(),
+                "--dir".to_string(),
+                dir.display().to_string(),
+            ];
+            a.extend(extra.iter().cloned());
+            a
+        });
         Server { inner, threads }
     }
 
@@ -377,10 +355,7 @@ fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
     if from >= buf.len() {
         return None;
     }
-    buf[from..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map(|p| from + p)
+    buf[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
 }
 
 fn parse_len(line: &[u8]) -> Result<i64, String> {
@@ -438,10 +413,7 @@ pub fn parse_value(buf: &[u8], pos: usize) -> Result<Option<usize>, String> {
             }
             Ok(Some(p))
         }
-        other => Err(format!(
-            "unknown RESP type byte {:?} at offset {pos}",
-            escape(&[other])
-        )),
+        other => Err(format!("unknown RESP type byte {:?} at offset {pos}", escape(&[other]))),
     }
 }
 
@@ -476,12 +448,7 @@ pub fn map_pairs(reply: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     if elems.len() % 2 != 0 {
         return None;
     }
-    Some(
-        elems
-            .chunks(2)
-            .map(|c| (c[0].clone(), c[1].clone()))
-            .collect(),
-    )
+    Some(elems.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect())
 }
 
 /// Parses an integer reply `:N\r\n`.
@@ -489,10 +456,7 @@ pub fn as_int(reply: &[u8]) -> Option<i64> {
     if reply.first() != Some(&b':') || !reply.ends_with(b"\r\n") {
         return None;
     }
-    std::str::from_utf8(&reply[1..reply.len() - 2])
-        .ok()?
-        .parse()
-        .ok()
+    std::str::from_utf8(&reply[1..reply.len() - 2]).ok()?.parse().ok()
 }
 
 /// Payload of a bulk string reply (`$` / `=` / `!`), or a simple string (`+`).
@@ -532,11 +496,7 @@ pub fn escape(bytes: &[u8]) -> String {
 pub fn show(bytes: &[u8]) -> String {
     const MAX: usize = 2000;
     if bytes.len() > MAX {
-        format!(
-            "\"{}\"... ({} bytes total)",
-            escape(&bytes[..MAX]),
-            bytes.len()
-        )
+        format!("\"{}\"... ({} bytes total)", escape(&bytes[..MAX]), bytes.len())
     } else {
         format!("\"{}\"", escape(bytes))
     }
@@ -552,11 +512,7 @@ pub fn show_cmd(args: &[Vec<u8>]) -> String {
             } else {
                 (&a[..], String::new())
             };
-            if !shown.is_empty()
-                && shown
-                    .iter()
-                    .all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-            {
+            if !shown.is_empty() && shown.iter().all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
                 format!("{}{cut}", String::from_utf8_lossy(shown))
             } else {
                 format!("\"{}\"{cut}", escape(shown))
@@ -584,11 +540,7 @@ impl RawConn {
         stream.set_nodelay(true).unwrap();
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
-        RawConn {
-            stream,
-            buf: Vec::new(),
-            port,
-        }
+        RawConn { stream, buf: Vec::new(), port }
     }
 
     pub fn port(&self) -> u16 {
@@ -597,9 +549,7 @@ impl RawConn {
 
     /// Writes raw bytes.
     pub fn send(&mut self, bytes: &[u8]) {
-        self.stream
-            .write_all(bytes)
-            .unwrap_or_else(|e| panic!("write to port {}: {e}", self.port));
+        self.stream.write_all(bytes).unwrap_or_else(|e| panic!("write to port {}: {e}", self.port));
         self.stream.flush().unwrap();
     }
 
@@ -692,33 +642,22 @@ impl RawConn {
             "expected the connection to be closed, but unread reply bytes are buffered: {}",
             show(&self.buf)
         );
-        self.stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        self.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut chunk = [0u8; 4096];
         match self.stream.read(&mut chunk) {
             Ok(0) => {}
-            Ok(n) => panic!(
-                "expected the connection to be closed, got more data: {}",
-                show(&chunk[..n])
-            ),
+            Ok(n) => panic!("expected the connection to be closed, got more data: {}", show(&chunk[..n])),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 panic!("expected the connection to be closed, but it is still open after 5s")
             }
             Err(_) => {} // connection reset etc.: closed
         }
-        self.stream
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .unwrap();
+        self.stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
     }
 
     /// Asserts that no bytes arrive within `dur` and the connection stays open.
     pub fn expect_silence(&mut self, dur: Duration) {
-        assert!(
-            self.buf.is_empty(),
-            "expected no reply, but bytes are buffered: {}",
-            show(&self.buf)
-        );
+        assert!(self.buf.is_empty(), "expected no reply, but bytes are buffered: {}", show(&self.buf));
         self.stream.set_read_timeout(Some(dur)).unwrap();
         let mut chunk = [0u8; 4096];
         match self.stream.read(&mut chunk) {
@@ -727,9 +666,7 @@ impl RawConn {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) => panic!("expected the connection to stay open, got error {e}"),
         }
-        self.stream
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .unwrap();
+        self.stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
     }
 
     pub fn shutdown_write(&mut self) {
@@ -741,10 +678,6 @@ impl RawConn {
 #[track_caller]
 pub fn assert_reply(actual: &[u8], expected: &[u8], context: &str) {
     if actual != expected {
-        panic!(
-            "reply mismatch ({context})\n  expected: {}\n  actual:   {}",
-            show(expected),
-            show(actual)
-        );
+        panic!("reply mismatch ({context})\n  expected: {}\n  actual:   {}", show(expected), show(actual));
     }
 }
