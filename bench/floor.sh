@@ -10,6 +10,8 @@
 #           | LABEL=EXAMPLE [ARGS...]    e.g. 'ge_spin50=floor_glommio_epoll --spin-us 50'
 #   default: redis floor_epoll floor_glommio_naive floor_glommio_epoll
 # env: N=500000 C=50 REPS=3 PIPELINES="1 16" SERVER_CORE=0 CLIENT_CORE=1 SKIP_BUILD=
+#      QUIET_PCT=15 QUIET_WAIT=120: before each run wait until the machine is idle
+#      (this box is shared: a concurrent cargo build halves the numbers); 0 disables
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -71,6 +73,7 @@ for v in "$@"; do
   for P in $PIPELINES; do
     vals=()
     for r in $(seq 1 "$REPS"); do
+      wait_quiet
       out=$(timeout 300 taskset -c "$CLIENT_CORE" redis-benchmark -p "$port" -t ping_mbulk \
               -c "$C" -n "$N" -q -P "$P" 2>&1 | rps_of | awk '{print $2}') || true
       echo "   P$P run $r: ${out:-FAIL}" >&2
@@ -94,4 +97,5 @@ for L in "${LABELS[@]}"; do
   done
   echo
 done
+[ "${NOISY_RUNS:-0}" -gt 0 ] && echo "WARNING: $NOISY_RUNS runs were measured while the machine was busy"
 echo "(per-run numbers and server logs: $OUT)"

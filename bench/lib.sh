@@ -93,12 +93,12 @@ ratio() { # a b -> a/b with 2 decimals, or "-"
 
 fmt_rps() { awk -v a="$1" 'BEGIN { if (a + 0 > 0) printf "%.0f", a; else printf "%s", a }'; }
 
-# Percentage of total CPU busy over 1 s (other load on this shared 2-core box skews results).
+# Percentage of total CPU busy over 1 s (iowait counts as idle: io_uring sleepers show up as iowait) (other load on this shared 2-core box skews results).
 cpu_busy_pct() {
   local a b
-  a=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
   sleep 1
-  b=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
   echo "$a $b" | awk '{ busy = $3 - $1; idle = $4 - $2; if (busy + idle > 0) printf "%.0f", 100 * busy / (busy + idle); else print 0 }'
 }
 
@@ -110,4 +110,21 @@ warn_if_busy() {
     echo "WARNING: other processes are using CPU; results will be noisy. Top consumers:" >&2
     ps -eo pid,pcpu,comm --sort=-pcpu | sed -n '2,6p' >&2
   fi
+}
+
+# Before each measurement: wait (up to QUIET_WAIT s, default 120) until the whole machine is
+# at most QUIET_PCT % busy (default 15) over a 1 s sample. QUIET_WAIT=0 disables.
+wait_quiet() {
+  local max=${QUIET_WAIT:-120} lim=${QUIET_PCT:-15} t=0 pct
+  [ "$max" -le 0 ] && return 0
+  while :; do
+    pct=$(cpu_busy_pct)
+    [ "$pct" -le "$lim" ] && return 0
+    t=$(( t + 1 ))
+    if [ "$t" -ge "$max" ]; then
+      echo "   (machine still ${pct}% busy after ${max}s; measuring anyway, expect noise)" >&2
+      NOISY_RUNS=$(( ${NOISY_RUNS:-0} + 1 ))
+      return 0
+    fi
+  done
 }

@@ -289,13 +289,13 @@ impl Config {
     pub fn from_args(args: &[String]) -> Result<Config, String> {
         let mut cfg = Config::default();
         let mut i = 0;
-        if let Some(first) = args.first() {
-            if !first.starts_with("--") {
-                let text = std::fs::read_to_string(first)
-                    .map_err(|e| format!("can't open config file '{first}': {e}"))?;
-                cfg.load_file(&text)?;
-                i = 1;
-            }
+        if let Some(first) = args.first()
+            && !first.starts_with("--")
+        {
+            let text = std::fs::read_to_string(first)
+                .map_err(|e| format!("can't open config file '{first}': {e}"))?;
+            cfg.load_file(&text)?;
+            i = 1;
         }
         while i < args.len() {
             let Some(name) = args[i].strip_prefix("--") else {

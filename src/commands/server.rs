@@ -171,7 +171,7 @@ fn config_get(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
 
 /// CONFIG SET name value [name value ...]: validated on this core, then applied on all.
 async fn config_set(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity("config|set".into()));
     }
     let mut trial = core.config.borrow().clone();
@@ -270,7 +270,7 @@ async fn client_kill(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut
         addr = Some(String::from_utf8_lossy(args.get(2)).into_owned());
         skipme = false;
     } else {
-        if args.len() % 2 != 0 {
+        if !args.len().is_multiple_of(2) {
             return Err(CmdError::Syntax);
         }
         for i in (2..args.len()).step_by(2) {
@@ -493,11 +493,7 @@ fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String
             let _ = write!(
                 s,
                 "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
-                c.name.replace('|', "|"),
-                st.calls,
-                st.usec,
-                st.rejected,
-                st.failed
+                c.name, st.calls, st.usec, st.rejected, st.failed
             );
         }
         sections.push(s);

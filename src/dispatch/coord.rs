@@ -292,7 +292,7 @@ async fn gather_and_run(
 
 /// MSETNX across shards: check every key's absence and set them all within one transaction.
 async fn msetnx(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -> Result<(), CmdError> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity("msetnx".into()));
     }
     let msetnx = commands::index_of("msetnx");

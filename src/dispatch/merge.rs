@@ -91,6 +91,11 @@ pub fn merge(how: Merge, replies: &[Vec<u8>], positions: &[Vec<usize>], out: &mu
     }
 }
 
+/// The integer of an integer reply (0 for anything else).
+pub fn elements_int(reply: &[u8]) -> i64 {
+    if reply.first() == Some(&b':') { int_of(reply) } else { 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,9 +112,4 @@ mod tests {
         merge(Merge::PerKeyArray, &replies, &[vec![1, 3], vec![2]], &mut out);
         assert_eq!(out.buf, b"*3\r\n$1\r\na\r\n$-1\r\n$1\r\nc\r\n");
     }
-}
-
-/// The integer of an integer reply (0 for anything else).
-pub fn elements_int(reply: &[u8]) -> i64 {
-    if reply.first() == Some(&b':') { int_of(reply) } else { 0 }
 }

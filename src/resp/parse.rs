@@ -188,8 +188,8 @@ impl Parser {
         let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
         self.args.clear();
         self.inline.clear();
-        if split_inline_args(&buf[..line_end], &mut self.inline, &mut self.args).is_err() {
-            return Parsed::Error(ParseError::UnbalancedQuotes);
+        if let Err(e) = split_inline_args(&buf[..line_end], &mut self.inline, &mut self.args) {
+            return Parsed::Error(e);
         }
         if self.args.is_empty() {
             return Parsed::Skip { consumed: nl + 1 };
@@ -245,7 +245,11 @@ fn hex_val(c: u8) -> u8 {
 /// Splits an inline request line the way redis-cli and Redis's sdssplitargs do: whitespace
 /// separated, "double quotes" with C escapes (\n \xHH ...), 'single quotes' with only \'.
 /// A closing quote must be followed by a space or the end of the line.
-pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(u32, u32)>) -> Result<(), ()> {
+pub fn split_inline_args(
+    line: &[u8],
+    out: &mut Vec<u8>,
+    args: &mut Vec<(u32, u32)>,
+) -> Result<(), ParseError> {
     let mut i = 0;
     loop {
         while i < line.len() && line[i].is_ascii_whitespace() {
@@ -260,7 +264,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(u32, u3
         loop {
             if in_dq {
                 if i >= line.len() {
-                    return Err(());
+                    return Err(ParseError::UnbalancedQuotes);
                 }
                 let c = line[i];
                 if c == b'\\'
@@ -283,7 +287,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(u32, u3
                     });
                 } else if c == b'"' {
                     if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
-                        return Err(());
+                        return Err(ParseError::UnbalancedQuotes);
                     }
                     i += 1;
                     break;
@@ -292,7 +296,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(u32, u3
                 }
             } else if in_sq {
                 if i >= line.len() {
-                    return Err(());
+                    return Err(ParseError::UnbalancedQuotes);
                 }
                 let c = line[i];
                 if c == b'\\' && i + 1 < line.len() && line[i + 1] == b'\'' {
@@ -300,7 +304,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(u32, u3
                     out.push(b'\'');
                 } else if c == b'\'' {
                     if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
-                        return Err(());
+                        return Err(ParseError::UnbalancedQuotes);
                     }
                     i += 1;
                     break;

@@ -66,10 +66,11 @@ impl Db {
     /// Stores `entry` under `key`, replacing any previous value and TTL.
     pub fn insert(&mut self, key: &[u8], entry: Entry) {
         let volatile = entry.expire_at_ms != 0;
-        if let Some(old) = self.dict.insert(key.into(), entry) {
-            if old.expire_at_ms != 0 && !volatile {
-                self.volatile.remove(key);
-            }
+        if let Some(old) = self.dict.insert(key.into(), entry)
+            && old.expire_at_ms != 0
+            && !volatile
+        {
+            self.volatile.remove(key);
         }
         if volatile && !self.volatile.contains_key(key) {
             self.volatile.insert(key.into(), ());

@@ -56,7 +56,7 @@ impl Shard {
                     break;
                 }
                 rounds += 1;
-                if rounds % 16 == 0 && start.elapsed() > budget {
+                if rounds.is_multiple_of(16) && start.elapsed() > budget {
                     return;
                 }
             }

@@ -48,10 +48,10 @@ impl Value {
 
 impl Str {
     pub fn from_bytes(b: &[u8]) -> Str {
-        if b.len() <= 20 {
-            if let Some(i) = crate::resp::parse::parse_i64(b) {
-                return Str::Int(i);
-            }
+        if b.len() <= 20
+            && let Some(i) = crate::resp::parse::parse_i64(b)
+        {
+            return Str::Int(i);
         }
         if b.len() <= EMBSTR_MAX_BYTES { Str::Emb(b.into()) } else { Str::Raw(b.to_vec()) }
     }
