@@ -11,7 +11,6 @@ pub mod string;
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
 use crate::shard::Ctx;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// A parsed command's arguments: ranges into the buffer they were read into.
@@ -223,8 +222,8 @@ impl Clone for Command {
     }
 }
 
-fn index() -> &'static HashMap<&'static str, usize> {
-    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+fn index() -> &'static ahash::AHashMap<&'static str, usize> {
+    static INDEX: OnceLock<ahash::AHashMap<&'static str, usize>> = OnceLock::new();
     INDEX.get_or_init(|| table().iter().enumerate().map(|(i, c)| (c.name, i)).collect())
 }
 

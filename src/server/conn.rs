@@ -78,7 +78,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
 /// Waits until the socket is readable or the client was killed.
 struct WaitInput<'a> {
     info: &'a ClientInfo,
-    ready: Pin<Box<crate::server::reactor::ReadyFuture<'a>>>,
+    ready: crate::server::reactor::ReadyFuture<'a>,
 }
 
 impl Future for WaitInput<'_> {
@@ -88,7 +88,7 @@ impl Future for WaitInput<'_> {
             return Poll::Ready(());
         }
         *self.info.kill_waker.borrow_mut() = Some(cx.waker().clone());
-        self.ready.as_mut().poll(cx)
+        Pin::new(&mut self.ready).poll(cx)
     }
 }
 
@@ -101,7 +101,7 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
     let mut out = Out::new(false);
     let mut pipe = Pipeline::new(core.shards);
     loop {
-        WaitInput { info: &client.info, ready: Box::pin(reg.readable()) }.await;
+        WaitInput { info: &client.info, ready: reg.readable() }.await;
         if client.info.killed.get() {
             return Ok(());
         }
