@@ -38,6 +38,15 @@ pub struct Config {
     pub enable_debug_command: String,
     /// Microseconds an idle core keeps polling its sockets before parking (shardis-specific).
     pub spin_us: u64,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: u64,
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub set_max_listpack_entries: u64,
+    pub set_max_listpack_value: u64,
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
 }
 
 impl Default for Config {
@@ -74,6 +83,15 @@ impl Default for Config {
             active_expire_effort: 1,
             enable_debug_command: "local".into(),
             spin_us: 50,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }
@@ -126,6 +144,7 @@ macro_rules! directive {
 }
 
 const I64: Kind = Kind::Int { min: i64::MIN, max: i64::MAX };
+const U64: Kind = Kind::Int { min: 0, max: i64::MAX };
 
 static DIRECTIVES: &[Directive] = &[
     directive!("port", Kind::Int { min: 0, max: 65535 }, false, port, int),
@@ -180,6 +199,39 @@ static DIRECTIVES: &[Directive] = &[
     directive!("active-expire-effort", Kind::Int { min: 1, max: 10 }, true, active_expire_effort, int),
     directive!("enable-debug-command", Kind::Enum(&["yes", "no", "local"]), false, enable_debug_command, str),
     directive!("spin-us", Kind::Int { min: 0, max: 1_000_000 }, true, spin_us, int),
+    // Compact encoding thresholds; the `ziplist` names are Redis's aliases for the same settings.
+    directive!(
+        "list-max-listpack-size",
+        Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 },
+        true,
+        list_max_listpack_size,
+        int
+    ),
+    directive!(
+        "list-max-ziplist-size",
+        Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 },
+        true,
+        list_max_listpack_size,
+        int
+    ),
+    directive!(
+        "list-compress-depth",
+        Kind::Int { min: 0, max: i32::MAX as i64 },
+        true,
+        list_compress_depth,
+        int
+    ),
+    directive!("hash-max-listpack-entries", U64, true, hash_max_listpack_entries, int),
+    directive!("hash-max-ziplist-entries", U64, true, hash_max_listpack_entries, int),
+    directive!("hash-max-listpack-value", U64, true, hash_max_listpack_value, int),
+    directive!("hash-max-ziplist-value", U64, true, hash_max_listpack_value, int),
+    directive!("set-max-intset-entries", U64, true, set_max_intset_entries, int),
+    directive!("set-max-listpack-entries", U64, true, set_max_listpack_entries, int),
+    directive!("set-max-listpack-value", U64, true, set_max_listpack_value, int),
+    directive!("zset-max-listpack-entries", U64, true, zset_max_listpack_entries, int),
+    directive!("zset-max-ziplist-entries", U64, true, zset_max_listpack_entries, int),
+    directive!("zset-max-listpack-value", U64, true, zset_max_listpack_value, int),
+    directive!("zset-max-ziplist-value", U64, true, zset_max_listpack_value, int),
 ];
 
 /// Parses Redis memory units: `1gb`, `100mb`, `1k` (1000) vs `1kb` (1024), plain bytes.

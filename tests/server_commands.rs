@@ -2,7 +2,7 @@
 //! CLIENT LIST/KILL across cores, INFO totals, AUTH/requirepass, COMMAND.
 
 mod common;
-use common::{RawConn, Server, as_int, as_bulk};
+use common::{RawConn, Server, as_bulk, as_int};
 
 /// Opens enough connections that, with SO_REUSEPORT spreading them, several cores serve one.
 fn many(server: &Server, n: usize) -> Vec<RawConn> {
@@ -25,7 +25,10 @@ fn config_set_reaches_every_core() {
             "every core sees the new value"
         );
     }
-    assert_eq!(conns[1].cmd_s("CONFIG SET port 1"), b"-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n");
+    assert_eq!(
+        conns[1].cmd_s("CONFIG SET port 1"),
+        b"-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n"
+    );
     assert!(conns[1].cmd_s("CONFIG SET nosuch 1").starts_with(b"-ERR Unknown option"));
     let reply = conns[2].cmd_s("CONFIG GET max*");
     let text = String::from_utf8_lossy(&reply);

@@ -25,6 +25,10 @@ pub const COMMANDS: &[Command] = &[
     cmd("client|help", 2, 0, Exec::Conn(client_help)),
     cmd("client|list", -2, 0, Exec::Special(Special::ClientList)),
     cmd("client|kill", -3, 0, Exec::Special(Special::ClientKill)),
+    cmd("client|pause", -3, 0, Exec::Special(Special::ClientPause)),
+    cmd("client|unpause", 2, 0, Exec::Special(Special::ClientUnpause)),
+    cmd("client|reply", 3, 0, Exec::Conn(client_reply)),
+    cmd("client|unblock", -3, 0, Exec::Conn(client_unblock)),
 ];
 
 const fn cmd(name: &'static str, arity: i32, flags: u32, exec: Exec) -> Command {
@@ -233,6 +237,37 @@ fn client_on_off(_c: &mut Client, args: Args, out: &mut Out) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     out.ok();
+    Ok(())
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are answered with silence.
+fn client_reply(c: &mut Client, args: Args, out: &mut Out) -> CmdResult {
+    let mode = args.get(2);
+    if eq_ic(mode, "on") {
+        c.reply_off = false;
+        out.ok();
+    } else if eq_ic(mode, "off") {
+        c.reply_off = true;
+    } else if eq_ic(mode, "skip") {
+        if !c.reply_off {
+            c.skip_next_reply = true;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: no command blocks yet, so nothing is unblocked.
+fn client_unblock(_c: &mut Client, args: Args, out: &mut Out) -> CmdResult {
+    parse_int(args.get(2))?;
+    if args.len() == 4 && !eq_ic(args.get(3), "timeout") && !eq_ic(args.get(3), "error") {
+        return Err(CmdError::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
+    }
+    if args.len() > 4 {
+        return Err(CmdError::Syntax);
+    }
+    out.int(0);
     Ok(())
 }
 

@@ -142,6 +142,8 @@ pub enum Special {
     /// A read-only command over keys of several shards: copies of the keys are gathered under
     /// the shards' gates into a scratch shard and the command runs there (LCS).
     Gather,
+    ClientPause,
+    ClientUnpause,
 }
 
 #[derive(Clone, Copy)]

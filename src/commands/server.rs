@@ -45,7 +45,14 @@ pub const COMMANDS: &[Command] = &[
     cmd("config|help", 2, Exec::Conn(config_help)),
     cmd("scan", -2, Exec::Special(Special::Scan)),
     cmd("randomkey", 1, Exec::Special(Special::RandomKey)),
+    cmd("lolwut", -1, Exec::Conn(lolwut)),
 ];
+
+/// LOLWUT [VERSION version]: the server's version line.
+fn lolwut(_c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
+    out.verbatim(format!("Redis ver. {REDIS_VERSION}\n").as_bytes());
+    Ok(())
+}
 
 const fn cmd(name: &'static str, arity: i32, exec: Exec) -> Command {
     Command { name, arity, flags: 0, first_key: 0, last_key: 0, step: 0, exec }
@@ -109,7 +116,13 @@ pub async fn run_special(
             out.bulk(now.subsec_micros().to_string().as_bytes());
             Ok(())
         }
-        Special::DebugSleep => debug(args, out).await,
+        Special::DebugSleep => debug(core, client, args, out).await,
+        Special::ClientPause => client_pause(core, args, out).await,
+        Special::ClientUnpause => {
+            invoke_all(core, |c| c.pause.set(None)).await;
+            out.ok();
+            Ok(())
+        }
         Special::Shutdown => shutdown(args),
         _ => Err(CmdError::msg("ERR unsupported")),
     };
@@ -122,7 +135,59 @@ pub async fn run_special(
 
 /// DEBUG SLEEP seconds | DEBUG SET-ACTIVE-EXPIRE 0|1. Unlike Redis, SLEEP pauses only the
 /// calling connection (a shard never blocks).
-async fn debug(args: Args<'_>, out: &mut Out) -> CmdResult {
+/// CLIENT PAUSE timeout [WRITE|ALL], applied on every core.
+async fn client_pause(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
+    let ms = super::parse_int(args.get(2))
+        .map_err(|_| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::msg("ERR timeout is negative"));
+    }
+    let write_only = match args.len() {
+        3 => false,
+        4 if eq_ic(args.get(3), "all") => false,
+        4 if eq_ic(args.get(3), "write") => true,
+        4 => return Err(CmdError::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+        _ => return Err(CmdError::Syntax),
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(ms as u64);
+    invoke_all(core, move |c| c.pause.set(Some((until, write_only)))).await;
+    out.ok();
+    Ok(())
+}
+
+/// DEBUG OBJECT key: a description of the key's value in Redis's format.
+async fn debug_object(core: &Rc<Core>, client: &Client, key: &[u8], out: &mut Out) -> CmdResult {
+    let shard = crate::dispatch::slot::key_shard(key, core.shards);
+    let db = client.db;
+    let key = key.to_vec();
+    let line = crate::dispatch::invoke_on(core, shard, 0, true, move |c| {
+        coord::with_ctx(c, db, |ctx| {
+            let clock = ctx.shard.clock_secs();
+            let entry = ctx.lookup_quiet(&key)?;
+            let serialized = match &entry.value {
+                crate::shard::Value::Str(s) => s.len() + 1,
+            };
+            Some(format!(
+                "Value at:{:p} refcount:1 encoding:{} serializedlength:{serialized} lru:{} lru_seconds_idle:{}",
+                entry as *const _,
+                entry.value.encoding(),
+                entry.access_secs & 0xFFFFFF,
+                clock.saturating_sub(entry.access_secs)
+            ))
+        })
+    })
+    .await;
+    match line {
+        Some(l) => out.simple(&l),
+        None => return Err(CmdError::NoSuchKey),
+    }
+    Ok(())
+}
+
+async fn debug(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -> CmdResult {
+    if eq_ic(args.get(1), "object") && args.len() == 3 {
+        return debug_object(core, client, args.get(2), out).await;
+    }
     if eq_ic(args.get(1), "sleep") && args.len() == 3 {
         let secs = super::parse_float(args.get(2))?;
         glommio::timer::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))).await;
@@ -294,7 +359,11 @@ async fn client_kill(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut
                     "no" => false,
                     _ => return Err(CmdError::Syntax),
                 };
-            } else if eq_ic(opt, "type") || eq_ic(opt, "user") || eq_ic(opt, "maxage") {
+            } else if eq_ic(opt, "user") {
+                if v != b"default" {
+                    return Err(CmdError::msg(format!("ERR No such user '{text}'")));
+                }
+            } else if eq_ic(opt, "type") || eq_ic(opt, "maxage") {
                 // Every shardis client is a normal client of the default user.
             } else {
                 return Err(CmdError::Syntax);

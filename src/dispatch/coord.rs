@@ -29,6 +29,12 @@ pub fn with_ctx<R>(core: &Core, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
 pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: &OwnedArgs, out: &mut Out) {
     let cmd = &table()[cmd_index];
     let a = args.args();
+    while core.paused_for(cmd) {
+        // CLIENT UNPAUSE clears the pause; a short poll bounds how late we notice it.
+        let left =
+            core.pause.get().map(|(until, _)| until.saturating_duration_since(std::time::Instant::now()));
+        glommio::timer::sleep(left.unwrap_or_default().min(std::time::Duration::from_millis(10))).await;
+    }
     match cmd.exec {
         Exec::Shard(_) => match single_shard(core, cmd_index, a) {
             Some(shard) => run_on_shard(core, shard, client, cmd_index, a, out).await,

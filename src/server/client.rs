@@ -63,6 +63,10 @@ pub struct Client {
     pub authenticated: bool,
     /// Set by QUIT (and protocol errors): close once the pending replies are written.
     pub close_after_reply: bool,
+    /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: the next command's reply is dropped.
+    pub skip_next_reply: bool,
     pub core: Rc<crate::server::core::Core>,
 }
 

@@ -66,6 +66,8 @@ pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
         resp3: false,
         authenticated,
         close_after_reply: false,
+        reply_off: false,
+        skip_next_reply: false,
         core: core.clone(),
     };
     let _ = run(&core, &mut client, &reg).await;
@@ -134,6 +136,13 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
             parser.authenticated = client.authenticated;
             match parser.parse(&buf[pos..filled]) {
                 Parsed::Command { consumed, inline } => {
+                    // CLIENT REPLY OFF/SKIP: run the command with nothing pending, then drop its reply.
+                    let quiet = client.reply_off || client.skip_next_reply;
+                    if quiet {
+                        pipe.flush(core, &mut out).await;
+                    }
+                    let mark = out.len();
+                    let skip = quiet && std::mem::take(&mut client.skip_next_reply);
                     let step = {
                         let args = if inline {
                             Args { buf: &parser.inline, ranges: &parser.args }
@@ -147,6 +156,12 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
                         pipe.flush(core, &mut out).await;
                         coord::run(core, client, cmd, &args, &mut out).await;
                         parser.max_bulk_bytes = core.config.borrow().proto_max_bulk_len as i64;
+                    }
+                    if quiet {
+                        pipe.flush(core, &mut out).await;
+                        if skip || client.reply_off {
+                            out.buf.truncate(mark);
+                        }
                     }
                     if client.close_after_reply {
                         break;
@@ -220,6 +235,9 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
     }
     client.info.last_cmd.set(cmd.name);
     let defer = || Step::Defer(cmd_index, OwnedArgs::from_slices(args.iter()));
+    if core.paused_for(cmd) {
+        return defer();
+    }
     match cmd.exec {
         Exec::Conn(f) => {
             if pipe.has_remote() {

@@ -51,6 +51,8 @@ pub struct Core {
     next_tx: Cell<u64>,
     pub started: std::time::Instant,
     pub started_unix: u64,
+    /// CLIENT PAUSE: until when, and whether only writes are held back.
+    pub pause: Cell<Option<(std::time::Instant, bool)>>,
 }
 
 impl Core {
@@ -77,6 +79,7 @@ impl Core {
             next_tx: Cell::new(0),
             started: std::time::Instant::now(),
             started_unix,
+            pause: Cell::new(None),
         }
     }
 
@@ -91,6 +94,20 @@ impl Core {
         let k = self.next_tx.get() + 1;
         self.next_tx.set(k);
         ((self.id as u64) << 48) | k
+    }
+
+    /// Whether CLIENT PAUSE holds `cmd` back right now (CLIENT UNPAUSE never is).
+    pub fn paused_for(&self, cmd: &crate::commands::Command) -> bool {
+        match self.pause.get() {
+            Some((until, write_only)) if std::time::Instant::now() < until => {
+                cmd.name != "client|unpause" && (!write_only || cmd.flags & crate::commands::WRITE != 0)
+            }
+            Some(_) => {
+                self.pause.set(None);
+                false
+            }
+            None => false,
+        }
     }
 
     pub fn connected_clients() -> usize {
