@@ -61,7 +61,7 @@ server_cmd() {
 
 warn_if_busy
 
-declare -A RES
+declare -A RES CPU
 LABELS=()
 for v in "$@"; do
   port=$(free_port)
@@ -71,16 +71,20 @@ for v in "$@"; do
   echo "== $LABEL: ${CMD[*]} (core $SERVER_CORE)" >&2
   start_server "$port" "$log" taskset -c "$SERVER_CORE" "${CMD[@]}" || die "$LABEL did not start"
   for P in $PIPELINES; do
-    vals=()
+    vals=() cpus=()
     for r in $(seq 1 "$REPS"); do
       wait_quiet
+      k0=$(proc_ticks "$SERVER_PID"); t0=$(now_s)
       out=$(timeout 300 taskset -c "$CLIENT_CORE" redis-benchmark -p "$port" -t ping_mbulk \
               -c "$C" -n "$N" -q -P "$P" 2>&1 | rps_of | awk '{print $2}') || true
-      echo "   P$P run $r: ${out:-FAIL}" >&2
-      [ -n "$out" ] && vals+=("$out")
-      echo "$LABEL P$P $r ${out:-FAIL}" >>"$OUT/runs.txt"
+      k1=$(proc_ticks "$SERVER_PID"); t1=$(now_s)
+      cpu=$(cpu_pct "$k0" "$k1" "$t0" "$t1")
+      echo "   P$P run $r: ${out:-FAIL} rps, server cpu ${cpu}%" >&2
+      if [ -n "$out" ]; then vals+=("$out"); cpus+=("$cpu"); fi
+      echo "$LABEL P$P $r ${out:-FAIL} cpu=$cpu" >>"$OUT/runs.txt"
     done
     RES["$LABEL,$P"]=$(median "${vals[@]}")
+    CPU["$LABEL,$P"]=$(median "${cpus[@]}")
   done
   stop_server "$SERVER_PID"
 done
@@ -88,14 +92,17 @@ done
 echo
 echo "ping_mbulk, -c $C -n $N, median of $REPS; server on core $SERVER_CORE, redis-benchmark on core $CLIENT_CORE"
 printf '%-24s' server
-for P in $PIPELINES; do printf '%14s %9s' "P$P rps" "vs redis"; done
+for P in $PIPELINES; do printf '%12s %9s %8s' "P$P rps" "vs redis" "srv cpu"; done
 echo
 for L in "${LABELS[@]}"; do
   printf '%-24s' "$L"
   for P in $PIPELINES; do
-    printf '%14s %9s' "$(fmt_rps "${RES[$L,$P]}")" "$(ratio "${RES[$L,$P]}" "${RES[redis-server,$P]:-}")"
+    printf '%12s %9s %7s%%' "$(fmt_rps "${RES[$L,$P]}")" "$(ratio "${RES[$L,$P]}" "${RES[redis-server,$P]:-}")" \
+      "${CPU[$L,$P]}"
   done
   echo
 done
+echo "srv cpu = server process CPU (% of one core) during the run; busy-polling servers"
+echo "(floor_glommio_epoll) show ~100% whenever they are loaded, by design."
 [ "${NOISY_RUNS:-0}" -gt 0 ] && echo "WARNING: $NOISY_RUNS runs were measured while the machine was busy"
 echo "(per-run numbers and server logs: $OUT)"

@@ -128,3 +128,12 @@ wait_quiet() {
     fi
   done
 }
+
+# CPU time (user+sys, all threads) of a process in clock ticks.
+proc_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+now_s() { date +%s.%N; }
+# cpu_pct TICKS0 TICKS1 T0 T1 -> percent of one core used by the process over the interval
+cpu_pct() {
+  awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (t1 > t0) printf "%.0f", 100 * (b - a) / hz / (t1 - t0); else print "-" }'
+}

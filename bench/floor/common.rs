@@ -40,7 +40,7 @@ pub fn parse_args() -> Args {
         core: 0,
         spin_us: 20,
         glommio_spin_us: None,
-        yield_mode: "preempt".to_string(),
+        yield_mode: "periodic".to_string(),
         latency_us: 0,
         yield_every_us: 50,
         preempt_us: None,

@@ -16,16 +16,22 @@
 //!   none      never yield except when parking.
 //!   yield_now futures_lite::future::yield_now() -- re-queued in the same task queue;
 //!             glommio only polls io_uring when the queue runs dry or the preempt timer fires.
-//!   preempt   glommio::yield_if_needed() with the epoll task in its own task queue with
-//!             Latency::Matters(--latency-us): the reactor runs at least every latency-us
-//!             (cost: a check of two shared-memory words per round).
+//!   preempt   glommio::yield_if_needed(): yields only when glommio's preempt timer fired
+//!             (default 100ms; shorten with --preempt-us or --latency-us, which puts the task
+//!             in a Latency::Matters queue). WARNING: with a short preempt timer this HANGS
+//!             under load in a few seconds (glommio 0.9 bug: when need_preempt() is already
+//!             true on entry, run_task_queues() reports "nothing ran" and the executor parks
+//!             in io_uring_enter with the task still runnable). See bench/README.md.
 //!   sleep1us  glommio::timer::sleep(1µs): really leaves the task queue every round, so the
 //!             executor runs its full loop (poll_io: ~2 io_uring_enter + timer re-arming).
 //!   periodic  sleep1us, but only when --yield-every-us µs have passed since the reactor last
-//!             ran (a park counts): bounds reactor latency, amortizes its cost.
+//!             ran (a park counts): bounds reactor latency, amortizes its cost. DEFAULT.
 //!
-//! `--port P --core N [--spin-us US] [--glommio-spin-us US] [--yield MODE]
-//!  [--latency-us US] [--probe] [--stats]`
+//! `--port P --core N [--spin-us US (20)] [--yield MODE (periodic)] [--yield-every-us US (50)]
+//!  [--glommio-spin-us US] [--preempt-us US] [--latency-us US] [--probe] [--stats]`
+//! `--probe` runs a 1ms glommio timer task and `--stats` prints, every second, loop counters
+//! and the worst gap between probe ticks (= how long the glommio reactor was starved).
+//! FLOOR_WATCHDOG=1 starts a thread that reports when the loop stops while fds are ready.
 #[path = "common.rs"]
 mod common;
 

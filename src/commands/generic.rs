@@ -331,7 +331,7 @@ fn object_encoding(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 /// Entries do not keep an LFU counter. This reports a new key's counter, decayed by one per
 /// idle minute (Redis's default `lfu-decay-time`), so it is only an estimate of Redis's value.
 fn object_freq(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
-    let clock = ctx.shard.clock_secs();
+    let clock = ctx.clock_secs();
     let lfu = lfu_policy(ctx);
     let Some(e) = lookup_notouch(ctx, args.get(2)) else {
         out.null();
@@ -347,7 +347,7 @@ fn object_freq(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 
 /// `OBJECT IDLETIME key`: seconds since the key was last read or written.
 fn object_idletime(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
-    let clock = ctx.shard.clock_secs();
+    let clock = ctx.clock_secs();
     let lfu = lfu_policy(ctx);
     let Some(e) = lookup_notouch(ctx, args.get(2)) else {
         out.null();
@@ -512,7 +512,7 @@ fn copy(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
         out.int(0);
         return Ok(());
     };
-    let entry = Entry { value, expire_at_ms, access_secs: ctx.shard.clock_secs() };
+    let entry = Entry { value, expire_at_ms, access_secs: ctx.clock_secs() };
     let src_db = std::mem::replace(&mut ctx.db, dst_db);
     let copied = put_moved(ctx, dst, entry, opts.replace);
     ctx.db = src_db;

@@ -162,7 +162,7 @@ async fn debug_object(core: &Rc<Core>, client: &Client, key: &[u8], out: &mut Ou
     let key = key.to_vec();
     let line = crate::dispatch::invoke_on(core, shard, 0, true, move |c| {
         coord::with_ctx(c, db, |ctx| {
-            let clock = ctx.shard.clock_secs();
+            let clock = ctx.clock_secs();
             let entry = ctx.lookup_quiet(&key)?;
             let serialized = match &entry.value {
                 crate::shard::Value::Str(s) => s.len() + 1,

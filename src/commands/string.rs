@@ -219,7 +219,7 @@ fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> CmdResult<Option<&'c Str>> {
 /// A key looked up in order to write it, as Redis's `lookupKeyWrite` does: not counted as a
 /// keyspace hit or miss, but it resets the key's idle time (OBJECT IDLETIME).
 fn lookup_write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c mut Entry> {
-    let clock = ctx.shard.clock_secs();
+    let clock = ctx.clock_secs();
     let entry = ctx.lookup_quiet(key)?;
     entry.access_secs = clock;
     Some(entry)
@@ -358,6 +358,17 @@ fn set_generic(
     replies: Replies,
     out: &mut Out,
 ) -> CmdResult {
+    // Plain SET overwrites whatever is there: no need to look first.
+    if !opts.get && !opts.nx && !opts.xx && !opts.keepttl {
+        let mut entry = ctx.new_entry(Value::from_bytes(value));
+        entry.expire_at_ms = at.unwrap_or(0);
+        ctx.db().insert(key, entry);
+        match replies {
+            Replies::OkOrNull => out.ok(),
+            Replies::OneOrZero => out.int(1),
+        }
+        return Ok(());
+    }
     // GET replies first and, on a key of another type, fails before anything is written.
     if opts.get {
         reply_value(out, read(ctx, key)?);

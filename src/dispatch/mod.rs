@@ -22,7 +22,7 @@ pub mod slot;
 use crate::commands::{Args, Exec, table};
 use crate::resp::Out;
 use crate::server::core::Core;
-use crate::shard::{Ctx, now_ms};
+use crate::shard::Ctx;
 use mesh::{Batch, ReqBody, Request, RespBody, Response};
 use std::rc::Rc;
 use std::time::Instant;
@@ -39,7 +39,7 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
     let result = {
         let mut shard = core.shard.borrow_mut();
         let config = core.config.borrow();
-        let mut ctx = Ctx { shard: &mut shard, db, now_ms: now_ms(), config: &config };
+        let mut ctx = Ctx { shard: &mut shard, db, now_ms: core.unix_ms_at(start), config: &config };
         f(&mut ctx, args, out)
     };
     let usec = start.elapsed().as_micros() as u64;

@@ -51,6 +51,8 @@ pub struct Core {
     next_tx: Cell<u64>,
     pub started: std::time::Instant,
     pub started_unix: u64,
+    /// Wall-clock ms at `started`, refreshed by the cron so clock adjustments are followed.
+    pub started_unix_ms: Cell<u64>,
     /// CLIENT PAUSE: until when, and whether only writes are held back.
     pub pause: Cell<Option<(std::time::Instant, bool)>>,
 }
@@ -79,6 +81,7 @@ impl Core {
             next_tx: Cell::new(0),
             started: std::time::Instant::now(),
             started_unix,
+            started_unix_ms: Cell::new(crate::shard::now_ms()),
             pause: Cell::new(None),
         }
     }
@@ -108,6 +111,18 @@ impl Core {
             }
             None => false,
         }
+    }
+
+    /// Unix time in ms at `at`, without another clock read: the monotonic clock plus the
+    /// wall-clock offset taken at start (commands read the clock once).
+    pub fn unix_ms_at(&self, at: std::time::Instant) -> u64 {
+        self.started_unix_ms.get() + at.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// Re-reads the wall clock so `unix_ms_at` follows clock adjustments.
+    pub fn resync_clock(&self) {
+        let elapsed = self.started.elapsed().as_millis() as u64;
+        self.started_unix_ms.set(crate::shard::now_ms().saturating_sub(elapsed));
     }
 
     pub fn connected_clients() -> usize {

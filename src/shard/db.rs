@@ -63,16 +63,20 @@ impl Db {
         self.lookup(key, now_ms).is_some()
     }
 
-    /// Stores `entry` under `key`, replacing any previous value and TTL.
+    /// Stores `entry` under `key`, replacing any previous value and TTL. The key is copied
+    /// only when it is new.
     pub fn insert(&mut self, key: &[u8], entry: Entry) {
         let volatile = entry.expire_at_ms != 0;
-        if let Some(old) = self.dict.insert(key.into(), entry)
-            && old.expire_at_ms != 0
-            && !volatile
-        {
+        let was_volatile = match self.dict.get_mut(key) {
+            Some(slot) => std::mem::replace(slot, entry).expire_at_ms != 0,
+            None => {
+                self.dict.insert(key.into(), entry);
+                false
+            }
+        };
+        if was_volatile && !volatile {
             self.volatile.remove(key);
-        }
-        if volatile && !self.volatile.contains_key(key) {
+        } else if volatile && !was_volatile {
             self.volatile.insert(key.into(), ());
         }
     }

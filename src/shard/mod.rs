@@ -37,8 +37,9 @@ impl Shard {
         }
     }
 
+    /// The access clock: unix seconds, truncated (idle times are differences of two readings).
     pub fn clock_secs(&self) -> u32 {
-        self.started.elapsed().as_secs() as u32
+        (now_ms() / 1000) as u32
     }
 
     /// Runs Redis-style adaptive active expiry over every database for at most `budget`:
@@ -85,9 +86,14 @@ impl Ctx<'_> {
     }
 
     /// Looks up `key` in the selected db, counting a hit or miss for INFO.
+    /// The access clock at this command's time (see `Shard::clock_secs`).
+    pub fn clock_secs(&self) -> u32 {
+        (self.now_ms / 1000) as u32
+    }
+
     pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now_ms;
-        let clock = self.shard.clock_secs();
+        let clock = self.clock_secs();
         let stats = &mut self.shard.stats;
         match self.shard.dbs[self.db].lookup(key, now) {
             Some(e) => {
@@ -109,7 +115,7 @@ impl Ctx<'_> {
     }
 
     pub fn new_entry(&self, value: Value) -> Entry {
-        Entry { value, expire_at_ms: 0, access_secs: self.shard.clock_secs() }
+        Entry { value, expire_at_ms: 0, access_secs: self.clock_secs() }
     }
 }
 
