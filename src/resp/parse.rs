@@ -179,7 +179,10 @@ impl Parser {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Parsed {
-        let Some(nl) = memchr(b'\n', buf) else {
+        // Redis looks for the newline with strchr, which stops at a NUL byte: such a line
+        // waits for more input until it is too big.
+        let searchable = &buf[..memchr(0, buf).unwrap_or(buf.len())];
+        let Some(nl) = memchr(b'\n', searchable) else {
             if buf.len() > INLINE_MAX_BYTES {
                 return Parsed::Error(ParseError::TooBigInline);
             }
@@ -250,6 +253,11 @@ pub fn split_inline_args(
     out: &mut Vec<u8>,
     args: &mut Vec<(u32, u32)>,
 ) -> Result<(), ParseError> {
+    // Redis splits the line as a C string: a NUL byte ends it.
+    let line = match memchr::memchr(0, line) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut i = 0;
     loop {
         while i < line.len() && line[i].is_ascii_whitespace() {
@@ -316,7 +324,7 @@ pub fn split_inline_args(
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => out.push(c),
@@ -373,6 +381,13 @@ mod tests {
         assert_eq!(args_of(&p, line, true), vec![b"set".to_vec(), b"a bA".to_vec(), b"it's".to_vec()]);
         assert_eq!(p.parse(b"set \"abc\r\n"), Parsed::Error(ParseError::UnbalancedQuotes));
         assert_eq!(p.parse(b"\r\n"), Parsed::Skip { consumed: 2 });
+        // A NUL before the newline hides it, as with Redis's strchr (found by
+        // tests/robustness.rs: the splitter once looped on it).
+        assert!(matches!(p.parse(b"GET a\x00 b\r\n"), Parsed::Incomplete { .. }));
+        let mut out = Vec::new();
+        let mut args = Vec::new();
+        split_inline_args(b"GET a\x00 b", &mut out, &mut args).unwrap();
+        assert_eq!(args.len(), 2);
     }
 
     #[test]

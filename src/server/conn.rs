@@ -176,15 +176,13 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
                         // Redis closes such a client without a reply.
                         return Ok(());
                     }
-                    if pos + want > buf.len() {
-                        if pos > 0 {
-                            buf.copy_within(pos..filled, 0);
-                            filled -= pos;
-                            pos = 0;
-                        }
-                        if want > buf.len() {
-                            buf.resize(want.next_power_of_two().min(limit.max(READ_CHUNK_BYTES) + 1), 0);
-                        }
+                    // Make room by moving the partial command to the front; the read loop
+                    // grows the buffer as data actually arrives, so a huge declared length
+                    // costs nothing until it is sent.
+                    if pos > 0 && pos + want > buf.len() {
+                        buf.copy_within(pos..filled, 0);
+                        filled -= pos;
+                        pos = 0;
                     }
                     break;
                 }
