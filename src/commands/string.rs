@@ -18,7 +18,6 @@
 use super::{Args, Command, Exec, Merge, READONLY, Special, WRITE, eq_ic, parse_int};
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
-use crate::shard::value::EMBSTR_MAX_BYTES;
 use crate::shard::{Ctx, Entry, Str, Value};
 use crate::types::long_double::{self, LdError};
 
@@ -255,7 +254,7 @@ fn reply_value(out: &mut Out, value: Option<&Str>) {
 /// A string stored as Redis's `createStringObject` stores it: embstr when short, else raw,
 /// never int (INCRBYFLOAT and SETRANGE results are not re-encoded).
 fn plain_string(b: &[u8]) -> Str {
-    if b.len() <= EMBSTR_MAX_BYTES { Str::Emb(b.into()) } else { Str::Raw(b.to_vec()) }
+    Str::embedded(b)
 }
 
 /// Redis compares option names as C strings, so an argument is cut at its first NUL

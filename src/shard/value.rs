@@ -9,9 +9,14 @@ pub enum Value {
     Str(Str),
 }
 
+/// Strings up to this length live inside the entry itself: no allocation, and no cache miss
+/// to reach them (they show as `embstr`, as Redis's embedded strings).
+pub const INLINE_MAX_BYTES: usize = 22;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Str {
     Int(i64),
+    Inline { len: u8, bytes: [u8; INLINE_MAX_BYTES] },
     Emb(Box<[u8]>),
     Raw(Vec<u8>),
 }
@@ -26,7 +31,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(Str::Int(_)) => "int",
-            Value::Str(Str::Emb(_)) => "embstr",
+            Value::Str(Str::Inline { .. } | Str::Emb(_)) => "embstr",
             Value::Str(Str::Raw(_)) => "raw",
         }
     }
@@ -39,7 +44,7 @@ impl Value {
     /// Bytes of heap memory the value uses, for INFO and MEMORY USAGE estimates.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Value::Str(Str::Int(_)) => 0,
+            Value::Str(Str::Int(_) | Str::Inline { .. }) => 0,
             Value::Str(Str::Emb(b)) => b.len(),
             Value::Str(Str::Raw(v)) => v.capacity(),
         }
@@ -53,7 +58,21 @@ impl Str {
         {
             return Str::Int(i);
         }
-        if b.len() <= EMBSTR_MAX_BYTES { Str::Emb(b.into()) } else { Str::Raw(b.to_vec()) }
+        Str::embedded(b)
+    }
+
+    /// A non-integer string as Redis's `createStringObject` stores it: embedded when short
+    /// (inline when it fits), raw otherwise.
+    pub fn embedded(b: &[u8]) -> Str {
+        if b.len() <= INLINE_MAX_BYTES {
+            let mut bytes = [0u8; INLINE_MAX_BYTES];
+            bytes[..b.len()].copy_from_slice(b);
+            Str::Inline { len: b.len() as u8, bytes }
+        } else if b.len() <= EMBSTR_MAX_BYTES {
+            Str::Emb(b.into())
+        } else {
+            Str::Raw(b.to_vec())
+        }
     }
 
     /// Calls `f` with the string's bytes; integers are formatted on the stack.
@@ -64,6 +83,7 @@ impl Str {
                 let n = crate::resp::write::format_i64(&mut tmp, *i);
                 f(&tmp[..n])
             }
+            Str::Inline { len, bytes } => f(&bytes[..*len as usize]),
             Str::Emb(b) => f(b),
             Str::Raw(v) => f(v),
         }
@@ -79,6 +99,7 @@ impl Str {
                 let mut tmp = [0u8; 24];
                 crate::resp::write::format_i64(&mut tmp, *i)
             }
+            Str::Inline { len, .. } => *len as usize,
             Str::Emb(b) => b.len(),
             Str::Raw(v) => v.len(),
         }
@@ -97,5 +118,21 @@ impl Str {
             Str::Raw(v) => v,
             _ => unreachable!("just made raw"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_strings_cost_no_space() {
+        assert!(std::mem::size_of::<Str>() <= 32, "{}", std::mem::size_of::<Str>());
+        let s = Str::from_bytes(b"hello");
+        assert!(matches!(s, Str::Inline { len: 5, .. }));
+        assert_eq!(s.to_vec(), b"hello");
+        assert_eq!(Value::Str(s).encoding(), "embstr");
+        assert!(matches!(Str::from_bytes(&[b'x'; 23]), Str::Emb(_)));
+        assert!(matches!(Str::from_bytes(&[b'x'; 45]), Str::Raw(_)));
     }
 }
