@@ -70,21 +70,21 @@ impl Db {
         let was_volatile = match self.dict.get_mut(key) {
             Some(slot) => std::mem::replace(slot, entry).expire_at_ms != 0,
             None => {
-                self.dict.insert(key.into(), entry);
+                self.dict.insert_slice(key, entry);
                 false
             }
         };
         if was_volatile && !volatile {
-            self.volatile.remove(key);
+            self.volatile.remove_value(key);
         } else if volatile && !was_volatile {
-            self.volatile.insert(key.into(), ());
+            self.volatile.insert_slice(key, ());
         }
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let (_, entry) = self.dict.remove(key)?;
+        let entry = self.dict.remove_value(key)?;
         if entry.expire_at_ms != 0 {
-            self.volatile.remove(key);
+            self.volatile.remove_value(key);
         }
         Some(entry)
     }
@@ -100,9 +100,9 @@ impl Db {
         let was = entry.expire_at_ms;
         entry.expire_at_ms = at_ms;
         if was == 0 && at_ms != 0 {
-            self.volatile.insert(key.into(), ());
+            self.volatile.insert_slice(key, ());
         } else if was != 0 && at_ms == 0 {
-            self.volatile.remove(key);
+            self.volatile.remove_value(key);
         }
         true
     }

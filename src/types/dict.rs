@@ -35,8 +35,47 @@ const SAMPLE_STEPS_PER_ENTRY: usize = 16;
 
 type Link<V> = Option<Box<Node<V>>>;
 
+/// Keys up to this length are stored inside the node: no allocation, no cache miss to compare.
+const INLINE_KEY_BYTES: usize = 22;
+
+/// A node's key: inline when short, else on the heap. Derefs to its bytes.
+#[derive(Clone)]
+enum Key {
+    Inline { len: u8, bytes: [u8; INLINE_KEY_BYTES] },
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    fn from_slice(k: &[u8]) -> Key {
+        if k.len() <= INLINE_KEY_BYTES {
+            let mut bytes = [0u8; INLINE_KEY_BYTES];
+            bytes[..k.len()].copy_from_slice(k);
+            Key::Inline { len: k.len() as u8, bytes }
+        } else {
+            Key::Heap(k.into())
+        }
+    }
+
+    fn into_box(self) -> Box<[u8]> {
+        match self {
+            Key::Heap(b) => b,
+            inline => Box::from(&*inline),
+        }
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..*len as usize],
+            Key::Heap(b) => b,
+        }
+    }
+}
+
 struct Node<V> {
-    key: Box<[u8]>,
+    key: Key,
     val: V,
     next: Link<V>,
 }
@@ -224,13 +263,22 @@ impl<V> Dict<V> {
     /// Inserts or replaces; on replace the stored key is kept and the old
     /// value is returned.
     pub fn insert(&mut self, key: Box<[u8]>, v: V) -> Option<V> {
+        self.insert_slice(&key, v)
+    }
+
+    /// Like `insert`, copying the key only when it is new.
+    pub fn insert_slice(&mut self, key: &[u8], v: V) -> Option<V> {
+        self.insert_with(key, || Key::from_slice(key), v)
+    }
+
+    fn insert_with(&mut self, key: &[u8], make_key: impl FnOnce() -> Key, v: V) -> Option<V> {
         self.rehash_step(REHASH_BUCKETS_PER_OP);
-        let h = self.hash(&key);
+        let h = self.hash(key);
         let [t0, t1] = &mut self.ht;
-        if let Some(n) = t0.find_mut(h, &key) {
+        if let Some(n) = t0.find_mut(h, key) {
             return Some(mem::replace(&mut n.val, v));
         }
-        if let Some(n) = t1.find_mut(h, &key) {
+        if let Some(n) = t1.find_mut(h, key) {
             return Some(mem::replace(&mut n.val, v));
         }
         self.expand_if_needed();
@@ -241,14 +289,23 @@ impl<V> Dict<V> {
         // Only reachable if even the first allocation failed; dropping the
         // entry is the least bad outcome short of aborting.
         let slot = t.slot_mut(h)?;
-        let node = Box::new(Node { key, val: v, next: slot.take() });
+        let node = Box::new(Node { key: make_key(), val: v, next: slot.take() });
         *slot = Some(node);
         t.used += 1;
         self.key_bytes += key_len;
         None
     }
 
+    /// Removes a key, returning only its value (no copy of the key is made).
+    pub fn remove_value(&mut self, key: &[u8]) -> Option<V> {
+        self.remove_node(key).map(|n| n.val)
+    }
+
     pub fn remove(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+        self.remove_node(key).map(|n| (n.key.into_box(), n.val))
+    }
+
+    fn remove_node(&mut self, key: &[u8]) -> Option<Node<V>> {
         if self.is_empty() {
             return None;
         }
@@ -259,9 +316,8 @@ impl<V> Dict<V> {
             None => self.ht[1].unlink(h, key)?,
         };
         self.key_bytes -= node.key.len();
-        let Node { key, val, .. } = *node;
         self.shrink_if_needed();
-        Some((key, val))
+        Some(*node)
     }
 
     /// Drops every entry and frees both bucket arrays.
@@ -595,7 +651,7 @@ mod tests {
                 let mut cur = slot.as_deref();
                 while let Some(n) = cur {
                     assert_eq!(d.hash(&n.key) as usize & t.mask(), bi, "node in wrong bucket");
-                    assert!(seen.insert(n.key.clone()), "duplicate key across tables");
+                    assert!(seen.insert(Box::<[u8]>::from(&*n.key)), "duplicate key across tables");
                     key_bytes += n.key.len();
                     count += 1;
                     cur = n.next.as_deref();
@@ -961,7 +1017,7 @@ mod tests {
         let mut d: Dict<u8> = Dict::new();
         let mut head: Link<u8> = None;
         for _ in 0..1_000_000 {
-            head = Some(Box::new(Node { key: Box::new([]), val: 0, next: head }));
+            head = Some(Box::new(Node { key: Key::from_slice(b""), val: 0, next: head }));
         }
         d.ht[0] = Table { buckets: vec![head].into_boxed_slice(), used: 1_000_000 };
         drop(d);
