@@ -7,6 +7,7 @@
 #   PORT    benchmark an already running shardis on 127.0.0.1:PORT instead (not started,
 #           stopped or pinned by this script; THREADS is then only a label)
 # env:
+#   LOADGEN=redis-benchmark | shardis-benchmark (built by `cargo build --release`)
 #   THREADS=1        1: shardis --threads 1 on core 0 vs redis-server on core 0
 #                    2: additionally shardis --threads 2 on cores 0,1, compared with --threads 1
 #                       (redis-benchmark stays on core 1, so it shares a core with shardis)
@@ -19,6 +20,9 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 THREADS=${THREADS:-1}
+# The load generator: redis-benchmark, or shardis-benchmark (tools/benchmark; faster, so
+# pipelined runs measure the server rather than the generator).
+LOADGEN=${LOADGEN:-redis-benchmark}
 SHARDIS_ARGS=${SHARDIS_ARGS:-}
 N=${N:-1000000}
 C=${C:-50}
@@ -63,8 +67,15 @@ run_load() {
     declare -A vals=()
     for r in $(seq 1 "$REPS"); do
       wait_quiet
-      out=$(timeout 600 taskset -c "$CLIENT_CORE" redis-benchmark -p "$port" -t "$TESTS" \
-              -c "$C" -n "$N" -r "$R" -q -P "$P" 2>&1 | rps_of) || true
+      if [ "$LOADGEN" = shardis-benchmark ]; then
+        # One thread, C connections, N requests in all (as redis-benchmark), per-test CSV rows.
+        out=$(timeout 600 taskset -c "$CLIENT_CORE" target/release/shardis-benchmark -p "$port" \
+                -t 1 -c "$C" -n $((N / C)) --pipeline "$P" --tests "$TESTS" --key-maximum "$R" \
+                --csv 2>/dev/null | awk -F, '$3 != "Totals" && NR > 1 { print toupper($1), $4 }') || true
+      else
+        out=$(timeout 600 taskset -c "$CLIENT_CORE" redis-benchmark -p "$port" -t "$TESTS" \
+                -c "$C" -n "$N" -r "$R" -q -P "$P" 2>&1 | rps_of) || true
+      fi
       [ -z "$out" ] && echo "   $label P$P run $r: FAIL (no result)" >&2
       while read -r t v; do
         [ -z "$t" ] && continue
@@ -111,8 +122,8 @@ else
 fi
 
 echo
-echo "redis-benchmark -t $TESTS -c $C -n $N -r $R, median of $REPS runs"
-echo "redis-server and shardis --threads 1 pinned to core $SERVER_CORE; redis-benchmark pinned to core $CLIENT_CORE"
+echo "$LOADGEN: $TESTS, $C connections, $N requests, $R keys, median of $REPS runs"
+echo "redis-server and shardis --threads 1 pinned to core $SERVER_CORE; $LOADGEN pinned to core $CLIENT_CORE"
 [ -n "$SHARDIS_ARGS" ] && echo "SHARDIS_ARGS: $SHARDIS_ARGS"
 if [ "$THREADS" = 2 ]; then
   echo "NOTE: shardis --threads 2 runs on cores 0,1 and SHARES core 1 with redis-benchmark:"

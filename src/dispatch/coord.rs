@@ -110,6 +110,7 @@ pub async fn run_on_shard(
 ) {
     if shard == core.id {
         let _permit = core.gate.read().await;
+        core.tick();
         exec_local(core, cmd_index, client.db, args, out);
         return;
     }
@@ -145,6 +146,7 @@ async fn run_in_tx(
 ) -> Vec<u8> {
     if shard == core.id {
         let mut out = Out::new(client.resp3);
+        core.tick();
         exec_local(core, cmd, client.db, args, &mut out);
         return out.buf;
     }
@@ -217,6 +219,7 @@ async fn run_split(
     let mut replies: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     if let Some(sub) = local {
         let mut o = Out::new(client.resp3);
+        core.tick();
         exec_local(core, cmd_index, client.db, sub.args(), &mut o);
         replies.insert(core.id, o.buf);
     }

@@ -23,9 +23,9 @@ use crate::commands::{Args, Exec, table};
 use crate::resp::Out;
 use crate::server::core::Core;
 use crate::shard::Ctx;
+use crate::types::cycles;
 use mesh::{Batch, ReqBody, Request, RespBody, Response};
 use std::rc::Rc;
-use std::time::Instant;
 
 /// Runs one shard-side command against this core's shard, writing its reply (or error) to
 /// `out`. The caller has checked the gate.
@@ -35,14 +35,14 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
         Exec::Shard(f) | Exec::Multi(f, _) | Exec::AllShards(f, _) | Exec::Cross(f, _) => f,
         Exec::Conn(_) | Exec::Special(_) => unreachable!("not a shard command: {}", cmd.name),
     };
-    let start = Instant::now();
+    let start = cycles::now();
     let result = {
         let mut shard = core.shard.borrow_mut();
         let config = core.config.borrow();
-        let mut ctx = Ctx { shard: &mut shard, db, now_ms: core.unix_ms_at(start), config: &config };
+        let mut ctx = Ctx { shard: &mut shard, db, now_ms: core.now_ms.get(), config: &config };
         f(&mut ctx, args, out)
     };
-    let usec = start.elapsed().as_micros() as u64;
+    let usec = cycles::micros_since(start);
     let mut stats = core.stats.borrow_mut();
     let stat = &mut stats.cmd[cmd_index];
     stat.calls += 1;
@@ -58,6 +58,7 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
 
 /// Executes a batch from another core; replies concatenated with their end offsets.
 pub fn run_batch(core: &Core, batch: &Batch) -> RespBody {
+    core.tick();
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());
     let mut at = 0usize;

@@ -21,6 +21,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let threads = config.threads.max(1);
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let started_unix = crate::shard::now_ms() / 1000;
+    crate::types::cycles::calibrate();
     let mut handles = Vec::new();
     for (i, ends) in mesh::build(threads).into_iter().enumerate() {
         let cfg = config.clone();
@@ -106,6 +107,7 @@ async fn cron(core: Rc<Core>) {
         let hz = core.config.borrow().hz.clamp(1, 500);
         glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
         core.resync_clock();
+        core.tick();
         if !core.gate.is_free() {
             continue;
         }

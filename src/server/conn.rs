@@ -129,7 +129,9 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
         if filled == pos {
             continue;
         }
-        client.info.last_active.set(Instant::now());
+        let now = Instant::now();
+        client.info.last_active.set(now);
+        core.now_ms.set(core.unix_ms_at(now));
         let limit = core.config.borrow().client_query_buffer_limit as usize;
         // Run every complete command in the buffer.
         loop {

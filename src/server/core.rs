@@ -53,6 +53,9 @@ pub struct Core {
     pub started_unix: u64,
     /// Wall-clock ms at `started`, refreshed by the cron so clock adjustments are followed.
     pub started_unix_ms: Cell<u64>,
+    /// The command clock: unix ms as of the batch of input being processed (refreshed once
+    /// per read, as Redis caches its clock per event-loop turn).
+    pub now_ms: Cell<u64>,
     /// CLIENT PAUSE: until when, and whether only writes are held back.
     pub pause: Cell<Option<(std::time::Instant, bool)>>,
 }
@@ -83,6 +86,7 @@ impl Core {
             started_unix,
             started_unix_ms: Cell::new(crate::shard::now_ms()),
             pause: Cell::new(None),
+            now_ms: Cell::new(crate::shard::now_ms()),
         }
     }
 
@@ -117,6 +121,11 @@ impl Core {
     /// wall-clock offset taken at start (commands read the clock once).
     pub fn unix_ms_at(&self, at: std::time::Instant) -> u64 {
         self.started_unix_ms.get() + at.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// Refreshes the command clock (one clock read for a whole batch of commands).
+    pub fn tick(&self) {
+        self.now_ms.set(self.unix_ms_at(std::time::Instant::now()));
     }
 
     /// Re-reads the wall clock so `unix_ms_at` follows clock adjustments.

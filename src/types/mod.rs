@@ -1,5 +1,6 @@
 //! Data structures with no RESP and no keyspace in them.
 
+pub mod cycles;
 pub mod dict;
 pub mod glob;
 pub mod long_double;
