@@ -1226,6 +1226,115 @@ diff_tests! {
     connection_resp3_threads4 => connection_script, 4, true;
     incrbyfloat_precision_threads1 => incrbyfloat_precision_script, 1, false;
     incrbyfloat_precision_threads4 => incrbyfloat_precision_script, 4, false;
+    random_seed1_threads1 => random_script_seed1, 1, false;
+    random_seed1_threads4 => random_script_seed1, 4, false;
+    random_seed2_resp3_threads4 => random_script_seed2, 4, true;
+    random_seed3_threads2 => random_script_seed3, 2, false;
+}
+
+fn random_script_seed1() -> Script {
+    random_script(0x9e37_79b9_7f4a_7c15, 1500)
+}
+
+fn random_script_seed2() -> Script {
+    random_script(0x2545_f491_4f6c_dd1d, 1500)
+}
+
+fn random_script_seed3() -> Script {
+    random_script(0x1234_5678_9abc_def1, 1500)
+}
+
+/// A seeded random sequence over the string, key and database commands, with arguments drawn
+/// from a small pool of keys (spread over every shard, some sharing a hash tag), values
+/// (integers, floats, text, empty) and options, so commands collide on the same keys and hit
+/// their edge cases. Commands whose replies depend on the clock or on hash order are compared
+/// loosely (TTL within a second, KEYS/SCAN unordered) or not at all (RANDOMKEY).
+fn random_script(seed: u64, steps: usize) -> Script {
+    let mut rng = seed;
+    let mut next = move |n: usize| -> usize {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n as u64) as usize
+    };
+    let keys = ["a", "b", "c", "{t}x", "{t}y", "num", "f", "k:1", "k:22", "k:333", "missing"];
+    let values = ["1", "-7", "0", "10.5", "abc", "", "9223372036854775807", "x y", "3e2", "00"];
+    let mut s = Script::new();
+    for _ in 0..steps {
+        let k = keys[next(keys.len())];
+        let k2 = keys[next(keys.len())];
+        let v = values[next(values.len())];
+        let n = ["0", "1", "-1", "3", "100", "-100", "abc"][next(7)];
+        let cmd: Vec<String> = match next(34) {
+            0 => vec!["SET".into(), k.into(), v.into()],
+            1 => vec![
+                "SET".into(),
+                k.into(),
+                v.into(),
+                ["NX", "XX", "GET", "KEEPTTL", "EX 100", "PX 0", "GET NX"][next(7)].into(),
+            ],
+            2 | 3 => vec!["GET".into(), k.into()],
+            4 => vec!["INCR".into(), k.into()],
+            5 => vec!["DECRBY".into(), k.into(), n.into()],
+            6 => vec!["INCRBYFLOAT".into(), k.into(), ["1.5", "-0.25", "abc", "1e3"][next(4)].into()],
+            7 => vec!["APPEND".into(), k.into(), v.into()],
+            8 => vec!["STRLEN".into(), k.into()],
+            9 => vec!["GETRANGE".into(), k.into(), n.into(), ["2", "-1", "0"][next(3)].into()],
+            10 => vec!["SETRANGE".into(), k.into(), ["0", "3", "-1"][next(3)].into(), v.into()],
+            11 => vec!["MGET".into(), k.into(), k2.into(), "missing".into()],
+            12 => vec!["MSET".into(), k.into(), v.into(), k2.into(), "z".into()],
+            13 => vec!["MSETNX".into(), k.into(), v.into(), k2.into(), "z".into()],
+            14 => vec!["DEL".into(), k.into(), k2.into()],
+            15 => vec!["EXISTS".into(), k.into(), k2.into(), k.into()],
+            16 => vec!["TYPE".into(), k.into()],
+            17 => vec!["RENAME".into(), k.into(), k2.into()],
+            18 => vec!["RENAMENX".into(), k.into(), k2.into()],
+            19 => vec![
+                "COPY".into(),
+                k.into(),
+                k2.into(),
+                ["", "REPLACE", "DB 1", "DB 1 REPLACE"][next(4)].into(),
+            ],
+            20 => vec![
+                "EXPIRE".into(),
+                k.into(),
+                ["1000", "0", "-1", "abc"][next(4)].into(),
+                ["", "NX", "XX", "GT", "LT"][next(5)].into(),
+            ],
+            21 => vec!["PERSIST".into(), k.into()],
+            22 => vec!["TTL".into(), k.into()],
+            23 => vec!["OBJECT".into(), "ENCODING".into(), k.into()],
+            24 => vec!["GETDEL".into(), k.into()],
+            25 => vec!["GETSET".into(), k.into(), v.into()],
+            26 => vec!["SETNX".into(), k.into(), v.into()],
+            27 => vec!["GETEX".into(), k.into(), ["", "PERSIST", "EX 50"][next(3)].into()],
+            28 => vec!["SELECT".into(), ["0", "1"][next(2)].into()],
+            29 => vec!["MOVE".into(), k.into(), ["0", "1"][next(2)].into()],
+            30 => vec!["DBSIZE".into()],
+            31 => vec!["KEYS".into(), ["*", "k:*", "{t}*", "?"][next(4)].into()],
+            32 => vec!["LCS".into(), k.into(), k2.into()],
+            _ => vec!["SWAPDB".into(), "0".into(), "1".into()],
+        };
+        let args: Vec<Vec<u8>> = cmd
+            .iter()
+            .flat_map(|part| {
+                if part.is_empty() {
+                    vec![]
+                } else if part.contains(' ') && !values.contains(&part.as_str()) {
+                    part.split(' ').map(|p| p.as_bytes().to_vec()).collect()
+                } else {
+                    vec![part.as_bytes().to_vec()]
+                }
+            })
+            .collect();
+        let check = match args[0].as_slice() {
+            b"TTL" => Check::Approx(1),
+            b"KEYS" => Check::Unordered,
+            _ => Check::Exact,
+        };
+        s.push(args, check);
+    }
+    s
 }
 
 /// Self-check of the comparison helpers (runs without any server).
