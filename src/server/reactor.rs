@@ -56,6 +56,11 @@ impl Reactor {
         }))
     }
 
+    /// Ends `run` at its next round.
+    pub fn stop(&self) {
+        self.stop.set(true);
+    }
+
     /// Adds a non-blocking fd to the epoll set (level-triggered, readable).
     pub fn register(self: &Rc<Self>, fd: RawFd) -> io::Result<Registration> {
         let token = match self.free.borrow_mut().pop() {
@@ -282,7 +287,8 @@ pub fn listen(bind: &str, port: u16) -> io::Result<RawFd> {
     Ok(fd)
 }
 
-fn sockaddr_of(addr: &std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+/// The C socket address of `addr`, for bind and connect.
+pub fn sockaddr_of(addr: &std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     match addr {
         std::net::SocketAddr::V4(a) => {

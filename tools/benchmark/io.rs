@@ -2,8 +2,7 @@
 //!
 //! Two transports, chosen with `--io`:
 //!
-//! * `epoll` (default): the scheme the shardis server uses (src/server/reactor.rs), written
-//!   again here so the tool depends on nothing of the server. Each thread keeps one
+//! * `epoll` (default): the shardis server's own socket loop (src/server/reactor.rs). Each thread keeps one
 //!   level-triggered epoll set with all its sockets and polls it without blocking from a
 //!   glommio task, waking the connection tasks whose sockets are ready; they use plain
 //!   non-blocking recv/send. When nothing has been ready for `--spin-us` the task parks on the
@@ -21,234 +20,37 @@
 //! to arm and no completion to reap.
 
 use crate::options::IoMode;
-use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, RawFd};
-use std::pin::Pin;
+use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How often a busy loop lets glommio poll its rings (timers: the ticker, rate limiting).
-/// In between it only yields to the connection tasks it woke: arming a glommio timer every
-/// round cost ~10% of a thread's time at pipeline 16.
-const GLOMMIO_POLL_INTERVAL: Duration = Duration::from_micros(50);
+pub use shardis::server::reactor::Reactor;
+use shardis::server::reactor::{Registration, recv, send, sockaddr_of};
 
-#[derive(Default)]
-struct Slot {
-    readable: bool,
-    writable: bool,
-    want_write: bool,
-    read_waker: Option<Waker>,
-    write_waker: Option<Waker>,
-}
-
-/// A thread's epoll set and the wakers of the tasks waiting on its sockets.
-pub struct Reactor {
-    epfd: RawFd,
-    slots: RefCell<Vec<Option<Slot>>>,
-    free: RefCell<Vec<usize>>,
-    spin: Duration,
-    stop: Cell<bool>,
-}
-
-impl Reactor {
-    pub fn new(spin: Duration) -> io::Result<Rc<Reactor>> {
-        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if epfd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let (slots, free) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
-        Ok(Rc::new(Reactor { epfd, slots, free, spin, stop: Cell::new(false) }))
-    }
-
-    /// Ends `run` at its next round.
-    pub fn stop(&self) {
-        self.stop.set(true);
-    }
-
-    fn register(self: &Rc<Self>, fd: RawFd) -> io::Result<Registration> {
-        let token = self.free.borrow_mut().pop().unwrap_or_else(|| {
-            let mut slots = self.slots.borrow_mut();
-            slots.push(None);
-            slots.len() - 1
-        });
-        self.slots.borrow_mut()[token] = Some(Slot::default());
-        if let Err(e) = self.control(libc::EPOLL_CTL_ADD, fd, token, false) {
-            self.release(token);
-            return Err(e);
-        }
-        Ok(Registration { reactor: self.clone(), token, fd })
-    }
-
-    fn control(&self, op: libc::c_int, fd: RawFd, token: usize, write: bool) -> io::Result<()> {
-        let mut events = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
-        if write {
-            events |= libc::EPOLLOUT as u32;
-        }
-        let mut ev = libc::epoll_event { events, u64: token as u64 };
-        if unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    fn release(&self, token: usize) {
-        self.slots.borrow_mut()[token] = None;
-        self.free.borrow_mut().push(token);
-    }
-
-    /// The polling loop; runs until `stop`.
-    pub async fn run(self: Rc<Self>) {
-        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-        let mut idle_since: Option<Instant> = None;
-        let mut glommio_polled = Instant::now();
-        while !self.stop.get() {
-            let n = unsafe { libc::epoll_wait(self.epfd, events.as_mut_ptr(), events.len() as i32, 0) };
-            let now = Instant::now();
-            if n > 0 {
-                self.wake(&events[..n as usize]);
-                idle_since = None;
-            } else if now - *idle_since.get_or_insert(now) >= self.spin {
-                park_until_readable(self.epfd).await;
-                (idle_since, glommio_polled) = (None, Instant::now());
-                continue;
-            }
-            if now - glommio_polled >= GLOMMIO_POLL_INTERVAL {
-                yield_to_glommio().await;
-                glommio_polled = Instant::now();
-            } else {
-                futures_lite::future::yield_now().await;
-            }
-        }
-    }
-
-    fn wake(&self, events: &[libc::epoll_event]) {
-        let mut slots = self.slots.borrow_mut();
-        for ev in events {
-            let Some(Some(slot)) = slots.get_mut(ev.u64 as usize) else { continue };
-            let bits = ev.events;
-            let failed = bits & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
-            if failed || bits & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 {
-                slot.readable = true;
-                if let Some(w) = slot.read_waker.take() {
-                    w.wake();
-                }
-            }
-            if failed || bits & libc::EPOLLOUT as u32 != 0 {
-                slot.writable = true;
-                if let Some(w) = slot.write_waker.take() {
-                    w.wake();
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Reactor {
-    fn drop(&mut self) {
-        unsafe { libc::close(self.epfd) };
-    }
-}
-
-/// Lets glommio poll its rings (timers, the park poll) before the loop runs again.
-async fn yield_to_glommio() {
-    glommio::timer::sleep(Duration::from_micros(1)).await;
-}
-
-/// Sleeps until the epoll fd is readable: glommio arms an io_uring poll when a stream is built
-/// on a dup of it, and the stream's first poll_read only registers our waker on that poll.
-async fn park_until_readable(epfd: RawFd) {
-    let dup = unsafe { libc::dup(epfd) };
-    if dup < 0 {
-        yield_to_glommio().await;
-        return;
-    }
-    let mut stream = unsafe { glommio::net::TcpStream::from_raw_fd(dup) };
-    let mut first = true;
-    std::future::poll_fn(|cx| {
-        if !std::mem::take(&mut first) {
-            return Poll::Ready(());
-        }
-        let mut byte = [0u8; 1];
-        match futures_lite::AsyncRead::poll_read(Pin::new(&mut stream), cx, &mut byte) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(()),
-        }
-    })
-    .await;
-}
-
-/// A socket's place in the epoll set; leaves it and closes the socket on drop.
-pub struct Registration {
-    reactor: Rc<Reactor>,
-    token: usize,
+/// A socket in the thread's epoll set; it leaves the set and is closed on drop.
+pub struct EpollConn {
+    reg: Option<Registration>,
     fd: RawFd,
 }
 
-impl Registration {
-    fn ready(&self, write: bool) -> Ready<'_> {
-        Ready { reg: self, write }
-    }
-
-    fn clear_readable(&self) {
-        if let Some(Some(s)) = self.reactor.slots.borrow_mut().get_mut(self.token) {
-            s.readable = false;
-        }
+impl EpollConn {
+    fn reg(&self) -> &Registration {
+        self.reg.as_ref().expect("registered until dropped")
     }
 }
 
-impl Drop for Registration {
+impl Drop for EpollConn {
     fn drop(&mut self) {
-        unsafe {
-            libc::epoll_ctl(self.reactor.epfd, libc::EPOLL_CTL_DEL, self.fd, std::ptr::null_mut());
-            libc::close(self.fd);
-        }
-        self.reactor.release(self.token);
-    }
-}
-
-/// Resolves when the socket is readable (or writable), as last reported by epoll.
-struct Ready<'a> {
-    reg: &'a Registration,
-    write: bool,
-}
-
-impl Future for Ready<'_> {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let (reactor, token, fd) = (&self.reg.reactor, self.reg.token, self.reg.fd);
-        let mut slots = reactor.slots.borrow_mut();
-        let Some(Some(slot)) = slots.get_mut(token) else { return Poll::Ready(()) };
-        if !self.write {
-            if std::mem::take(&mut slot.readable) {
-                return Poll::Ready(());
-            }
-            slot.read_waker = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        if std::mem::take(&mut slot.writable) {
-            // Stop asking for EPOLLOUT: a writable socket would wake the loop every round.
-            if std::mem::take(&mut slot.want_write) {
-                drop(slots);
-                let _ = reactor.control(libc::EPOLL_CTL_MOD, fd, token, false);
-            }
-            return Poll::Ready(());
-        }
-        slot.write_waker = Some(cx.waker().clone());
-        if !std::mem::replace(&mut slot.want_write, true) {
-            drop(slots);
-            let _ = reactor.control(libc::EPOLL_CTL_MOD, fd, token, true);
-        }
-        Poll::Pending
+        drop(self.reg.take());
+        unsafe { libc::close(self.fd) };
     }
 }
 
 /// A connected socket of either transport.
 pub enum Socket {
-    Epoll(Registration),
+    Epoll(EpollConn),
     Glommio(glommio::net::TcpStream),
 }
 
@@ -273,7 +75,7 @@ impl Socket {
                 while !buf.is_empty() {
                     match send(reg.fd, buf) {
                         Ok(n) => buf = &buf[n..],
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.ready(true).await,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.reg().writable().await,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
                     }
@@ -291,8 +93,8 @@ impl Socket {
                 match recv(reg.fd, buf) {
                     Ok(n) => return Ok(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        reg.clear_readable();
-                        reg.ready(false).await;
+                        reg.reg().clear_readable();
+                        reg.reg().readable().await;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
@@ -302,14 +104,14 @@ impl Socket {
     }
 }
 
-async fn connect_epoll(addr: SocketAddr, reactor: &Rc<Reactor>) -> io::Result<Registration> {
+async fn connect_epoll(addr: SocketAddr, reactor: &Rc<Reactor>) -> io::Result<EpollConn> {
     let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    let reg = match reactor.register(fd) {
-        Ok(reg) => reg,
+    let conn = match reactor.register(fd) {
+        Ok(reg) => EpollConn { reg: Some(reg), fd },
         Err(e) => {
             unsafe { libc::close(fd) };
             return Err(e);
@@ -322,11 +124,11 @@ async fn connect_epoll(addr: SocketAddr, reactor: &Rc<Reactor>) -> io::Result<Re
         if err.raw_os_error() != Some(libc::EINPROGRESS) {
             return Err(err);
         }
-        reg.ready(true).await;
+        conn.reg().writable().await;
         socket_error(fd)?;
     }
     set_nodelay(fd);
-    Ok(reg)
+    Ok(conn)
 }
 
 fn socket_error(fd: RawFd) -> io::Result<()> {
@@ -353,44 +155,6 @@ fn set_nodelay(fd: RawFd) {
     unsafe {
         libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, &one as *const _ as *const libc::c_void, 4)
     };
-}
-
-fn sockaddr_of(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
-                sin_zero: [0; 8],
-            };
-            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in, sin) };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
-                sin6_scope_id: a.scope_id(),
-            };
-            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in6, sin6) };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
-}
-
-fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
-}
-
-fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    let n = unsafe { libc::send(fd, buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_NOSIGNAL) };
-    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
 }
 
 /// A blocking connection for the setup commands and checks run from the main thread.
