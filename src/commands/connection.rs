@@ -14,7 +14,7 @@ pub const COMMANDS: &[Command] = &[
     cmd("reset", 1, NOAUTH, Exec::Conn(reset)),
     cmd("hello", -1, NOAUTH, Exec::Conn(hello)),
     cmd("auth", -2, NOAUTH, Exec::Conn(auth)),
-    cmd("client", -2, CONTAINER, Exec::Conn(ping)),
+    cmd("client", -2, CONTAINER, Exec::Conn(super::container_only)),
     cmd("client|id", 2, 0, Exec::Conn(client_id)),
     cmd("client|setname", 3, 0, Exec::Conn(client_setname)),
     cmd("client|getname", 2, 0, Exec::Conn(client_getname)),

@@ -163,6 +163,12 @@ pub enum Exec {
     Special(Special),
 }
 
+/// The exec of a container entry (CLIENT, CONFIG): never runs, because `lookup` always
+/// resolves a container to one of its subcommands.
+pub fn container_only(_c: &mut crate::server::client::Client, _args: Args, _out: &mut Out) -> CmdResult {
+    unreachable!("lookup resolves containers to their subcommands")
+}
+
 pub const WRITE: u32 = 1;
 pub const READONLY: u32 = 1 << 1;
 /// May run before AUTH.

@@ -36,7 +36,7 @@ pub const COMMANDS: &[Command] = &[
         first_key: 0,
         last_key: 0,
         step: 0,
-        exec: Exec::Conn(lastsave),
+        exec: Exec::Conn(super::container_only),
     },
     cmd("config|get", -3, Exec::Special(Special::ConfigGet)),
     cmd("config|set", -4, Exec::Special(Special::ConfigSet)),
