@@ -86,6 +86,15 @@ impl Parser {
         Parser { max_bulk_bytes, authenticated: true, ..Default::default() }
     }
 
+    /// Forgets any partial command, keeping the buffers.
+    pub fn reset(&mut self) {
+        self.args.clear();
+        self.inline.clear();
+        self.pending_args = 0;
+        self.resume_at = 0;
+        self.in_multibulk = false;
+    }
+
     /// Parses at most one command from `buf` (the unconsumed bytes of the read buffer).
     pub fn parse(&mut self, buf: &[u8]) -> Parsed {
         if buf.is_empty() {

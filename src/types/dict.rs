@@ -35,6 +35,17 @@ const SAMPLE_STEPS_PER_ENTRY: usize = 16;
 
 type Link<V> = Option<Box<Node<V>>>;
 
+#[inline]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Keys up to this length are stored inside the node: no allocation, no cache miss to compare.
 const INLINE_KEY_BYTES: usize = 22;
 
@@ -258,6 +269,29 @@ impl<V> Dict<V> {
             return Some(&mut n.val);
         }
         t1.find_mut(h, key).map(|n| &mut n.val)
+    }
+
+    /// Hints the CPU to start loading the bucket `key` hashes to. A pipelined batch calls this
+    /// for its upcoming keys so their cache misses overlap instead of queueing one by one.
+    pub fn prefetch_bucket(&self, key: &[u8]) {
+        if self.is_empty() {
+            return;
+        }
+        let h = self.hash(key);
+        if let Some(slot) = self.ht[0].slot(h) {
+            prefetch(slot as *const Link<V> as *const u8);
+        }
+    }
+
+    /// Hints the CPU to load the first node of `key`'s chain (after `prefetch_bucket`).
+    pub fn prefetch_node(&self, key: &[u8]) {
+        if self.is_empty() {
+            return;
+        }
+        let h = self.hash(key);
+        if let Some(Some(node)) = self.ht[0].slot(h) {
+            prefetch(&**node as *const Node<V> as *const u8);
+        }
     }
 
     /// Inserts or replaces; on replace the stored key is kept and the old
