@@ -32,7 +32,7 @@ pub const COMMANDS: &[Command] = &[
 ];
 
 const fn cmd(name: &'static str, arity: i32, flags: u32, exec: Exec) -> Command {
-    Command { name, arity, flags, first_key: 0, last_key: 0, step: 0, exec }
+    Command { name, arity, flags, first_key: 0, last_key: 0, step: 0, keys_fn: None, exec }
 }
 
 /// PING [message]

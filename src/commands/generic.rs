@@ -24,7 +24,7 @@ use crate::shard::{Ctx, Entry, Str, Value};
 use crate::types::glob::glob_match;
 
 const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), exec: Exec) -> Command {
-    Command { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, exec }
+    Command { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, keys_fn: None, exec }
 }
 
 const NO_KEYS: (i32, i32, i32) = (0, 0, 0);

@@ -37,6 +37,7 @@ pub const COMMANDS: &[Command] = &[Command {
     first_key: 0,
     last_key: 0,
     step: 0,
+    keys_fn: None,
     exec: Exec::Shard(command),
 }];
 
@@ -1300,6 +1301,7 @@ mod tests {
             first_key: keys.0,
             last_key: keys.1,
             step: keys.2,
+            keys_fn: None,
             exec: Exec::Shard(command),
         }
     }

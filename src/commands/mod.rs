@@ -4,9 +4,13 @@
 
 pub mod connection;
 pub mod generic;
+pub mod hash;
+pub mod list;
 pub mod meta;
 pub mod server;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
@@ -175,6 +179,10 @@ pub const READONLY: u32 = 1 << 1;
 pub const NOAUTH: u32 = 1 << 2;
 /// Has subcommands: the table holds `name|sub` entries.
 pub const CONTAINER: u32 = 1 << 3;
+/// May block (BLPOP, BZPOPMIN, ...). Its shard function makes one non-blocking attempt and
+/// replies null when nothing is ready; the server then parks the client on the keys (and
+/// inside MULTI the null reply stands, as Redis's non-blocking form).
+pub const BLOCKING: u32 = 1 << 4;
 
 pub struct Command {
     /// Lower case; subcommands are `container|sub`.
@@ -186,7 +194,42 @@ pub struct Command {
     pub first_key: i32,
     pub last_key: i32,
     pub step: i32,
+    /// Finds the keys of commands whose keys are not a first/last/step range (a `numkeys`
+    /// argument, a STORE option); `None` uses the range.
+    pub keys_fn: Option<KeysFn>,
     pub exec: Exec,
+}
+
+/// Pushes the indexes of a command's key arguments.
+pub type KeysFn = fn(Args, &mut Vec<usize>);
+
+/// Keys counted by a `numkeys` argument at index `AT` and following it (ZUNION, LMPOP,
+/// SINTERCARD, BLMPOP), plus argument 1 when `DEST` (ZUNIONSTORE). A bad numkeys finds no
+/// counted keys; the command itself reports the error.
+pub fn numkeys_keys<const AT: usize, const DEST: bool>(args: Args, keys: &mut Vec<usize>) {
+    if DEST && args.len() > 1 {
+        keys.push(1);
+    }
+    let Some(n) = (AT < args.len()).then(|| parse_int(args.get(AT)).ok()).flatten() else { return };
+    if n > 0 && (n as usize) <= args.len() - AT - 1 {
+        keys.extend(AT + 1..AT + 1 + n as usize);
+    }
+}
+
+/// Key argument positions, by range or by a command's own `KeysFn`.
+pub enum KeyPositions {
+    Range(std::iter::StepBy<std::ops::Range<usize>>),
+    Listed(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for KeyPositions {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            KeyPositions::Range(r) => r.next(),
+            KeyPositions::Listed(l) => l.next(),
+        }
+    }
 }
 
 impl Command {
@@ -200,11 +243,23 @@ impl Command {
     }
 
     /// Indexes of the key arguments in `argc` arguments (by the legacy first/last/step spec).
-    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
+    pub fn key_indexes(&self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let (first, step) = (self.first_key, self.step.max(1));
         let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key };
         let range = if first <= 0 || last < first { 0..0 } else { first..last.min(argc as i32 - 1) + 1 };
-        range.step_by(step as usize).map(|i| i as usize)
+        (range.start as usize..range.end as usize).step_by(step as usize)
+    }
+
+    /// Indexes of the key arguments of one call.
+    pub fn keys(&self, args: Args) -> KeyPositions {
+        match self.keys_fn {
+            None => KeyPositions::Range(self.key_indexes(args.len())),
+            Some(f) => {
+                let mut found = Vec::new();
+                f(args, &mut found);
+                KeyPositions::Listed(found.into_iter())
+            }
+        }
     }
 }
 
@@ -213,9 +268,17 @@ pub fn table() -> &'static [Command] {
     static TABLE: OnceLock<Vec<Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut all = Vec::new();
-        for family in
-            [string::COMMANDS, generic::COMMANDS, connection::COMMANDS, server::COMMANDS, meta::COMMANDS]
-        {
+        for family in [
+            string::COMMANDS,
+            generic::COMMANDS,
+            list::COMMANDS,
+            hash::COMMANDS,
+            set::COMMANDS,
+            zset::COMMANDS,
+            connection::COMMANDS,
+            server::COMMANDS,
+            meta::COMMANDS,
+        ] {
             for c in family {
                 all.push(Command { ..*c });
             }

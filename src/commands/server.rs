@@ -27,6 +27,7 @@ pub const COMMANDS: &[Command] = &[
         first_key: 0,
         last_key: 0,
         step: 0,
+        keys_fn: None,
         exec: Exec::Special(Special::Shutdown),
     },
     Command {
@@ -36,6 +37,7 @@ pub const COMMANDS: &[Command] = &[
         first_key: 0,
         last_key: 0,
         step: 0,
+        keys_fn: None,
         exec: Exec::Conn(super::container_only),
     },
     cmd("config|get", -3, Exec::Special(Special::ConfigGet)),
@@ -55,7 +57,7 @@ fn lolwut(_c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
 }
 
 const fn cmd(name: &'static str, arity: i32, exec: Exec) -> Command {
-    Command { name, arity, flags: 0, first_key: 0, last_key: 0, step: 0, exec }
+    Command { name, arity, flags: 0, first_key: 0, last_key: 0, step: 0, keys_fn: None, exec }
 }
 
 /// LASTSAVE: the unix time of the last successful save (the start time until persistence).
@@ -166,6 +168,7 @@ async fn debug_object(core: &Rc<Core>, client: &Client, key: &[u8], out: &mut Ou
             let entry = ctx.lookup_quiet(&key)?;
             let serialized = match &entry.value {
                 crate::shard::Value::Str(s) => s.len() + 1,
+                other => other.heap_bytes() + 1,
             };
             Some(format!(
                 "Value at:{:p} refcount:1 encoding:{} serializedlength:{serialized} lru:{} lru_seconds_idle:{}",

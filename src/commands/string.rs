@@ -22,7 +22,7 @@ use crate::shard::{Ctx, Entry, Str, Value};
 use crate::types::long_double::{self, LdError};
 
 const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), exec: Exec) -> Command {
-    Command { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, exec }
+    Command { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, keys_fn: None, exec }
 }
 
 const KEY1: (i32, i32, i32) = (1, 1, 1);
@@ -227,7 +227,6 @@ fn lookup_write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c mut Entry> {
 fn string_of(v: &Value) -> CmdResult<&Str> {
     match v {
         Value::Str(s) => Ok(s),
-        #[allow(unreachable_patterns)] // until the other types land in `Value`
         _ => Err(CmdError::WrongType),
     }
 }
@@ -235,7 +234,6 @@ fn string_of(v: &Value) -> CmdResult<&Str> {
 fn string_of_mut(v: &mut Value) -> CmdResult<&mut Str> {
     match v {
         Value::Str(s) => Ok(s),
-        #[allow(unreachable_patterns)] // until the other types land in `Value`
         _ => Err(CmdError::WrongType),
     }
 }

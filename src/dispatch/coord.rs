@@ -80,7 +80,7 @@ fn copies_across_dbs(_special: Special) -> bool {
 pub fn single_shard(core: &Core, cmd_index: usize, args: Args) -> Option<usize> {
     let cmd = &table()[cmd_index];
     let mut shard = None;
-    for i in cmd.key_indexes(args.len()) {
+    for i in cmd.keys(args) {
         let s = key_shard(args.get(i), core.shards);
         match shard {
             None => shard = Some(s),
@@ -93,7 +93,7 @@ pub fn single_shard(core: &Core, cmd_index: usize, args: Args) -> Option<usize> 
 
 fn group_keys(core: &Core, cmd_index: usize, args: Args) -> BTreeMap<usize, Vec<usize>> {
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in table()[cmd_index].key_indexes(args.len()) {
+    for i in table()[cmd_index].keys(args) {
         groups.entry(key_shard(args.get(i), core.shards)).or_default().push(i);
     }
     groups

@@ -2,11 +2,17 @@
 //! and because an integer stored as `i64` is both smaller and faster for INCR.
 
 /// Strings up to this length use the compact `embstr` encoding (Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+
 pub const EMBSTR_MAX_BYTES: usize = 44;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 /// Strings up to this length live inside the entry itself: no allocation, and no cache miss
@@ -25,6 +31,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -33,6 +43,10 @@ impl Value {
             Value::Str(Str::Int(_)) => "int",
             Value::Str(Str::Inline { .. } | Str::Emb(_)) => "embstr",
             Value::Str(Str::Raw(_)) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -47,6 +61,10 @@ impl Value {
             Value::Str(Str::Int(_) | Str::Inline { .. }) => 0,
             Value::Str(Str::Emb(b)) => b.len(),
             Value::Str(Str::Raw(v)) => v.capacity(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_bytes(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_bytes(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_bytes(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_bytes(),
         }
     }
 }

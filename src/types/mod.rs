@@ -3,4 +3,8 @@
 pub mod cycles;
 pub mod dict;
 pub mod glob;
+pub mod hash;
+pub mod list;
 pub mod long_double;
+pub mod set;
+pub mod zset;

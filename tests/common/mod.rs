@@ -8,6 +8,8 @@
 //!   back exactly one complete RESP2/RESP3 reply as raw bytes.
 #![allow(dead_code)]
 
+pub mod diff;
+
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

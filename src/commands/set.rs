@@ -1,0 +1,5 @@
+//! The set group. (Skeleton: the collections step fills this in.)
+
+use super::Command;
+
+pub const COMMANDS: &[Command] = &[];

@@ -1,0 +1,25 @@
+//! A set: an intset of sorted integers, a listpack, or a hashtable past `set-max-*`.
+//! (Skeleton: the collections step fills this in.)
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Set {}
+
+impl Set {
+    pub fn len(&self) -> usize {
+        0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        "listpack"
+    }
+
+    /// Bytes of heap memory the value uses.
+    pub fn heap_bytes(&self) -> usize {
+        0
+    }
+}
