@@ -10,7 +10,7 @@ pub mod meta;
 pub mod server;
 pub mod set;
 pub mod string;
-pub mod zset;
+pub mod sorted_set;
 
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
@@ -274,7 +274,7 @@ pub fn table() -> &'static [Command] {
             list::COMMANDS,
             hash::COMMANDS,
             set::COMMANDS,
-            zset::COMMANDS,
+            sorted_set::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
             meta::COMMANDS,

@@ -1,0 +1,5 @@
+//! The sorted_set group. (Skeleton: the collections step fills this in.)
+
+use super::Command;
+
+pub const COMMANDS: &[Command] = &[];

@@ -1,5 +1,0 @@
-//! The zset group. (Skeleton: the collections step fills this in.)
-
-use super::Command;
-
-pub const COMMANDS: &[Command] = &[];
