@@ -548,6 +548,21 @@ pub fn put_moved(ctx: &mut Ctx, key: &[u8], entry: Entry, replace: bool) -> bool
     true
 }
 
+/// Writes back a key changed by a command that ran on gathered copies (see
+/// `dispatch::coord`): stores its new value and expiry, or deletes it.
+pub fn write_back(ctx: &mut Ctx, key: &[u8], state: Option<(Value, u64)>) {
+    match state {
+        Some((value, expire)) => {
+            let mut entry = ctx.new_entry(value);
+            entry.expire_at_ms = expire;
+            ctx.db().insert(key, entry);
+        }
+        None => {
+            ctx.db().remove(key);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keyless commands: each shard does its share
 

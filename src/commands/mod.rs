@@ -9,8 +9,8 @@ pub mod list;
 pub mod meta;
 pub mod server;
 pub mod set;
-pub mod string;
 pub mod sorted_set;
+pub mod string;
 
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;

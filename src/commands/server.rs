@@ -162,7 +162,7 @@ async fn debug_object(core: &Rc<Core>, client: &Client, key: &[u8], out: &mut Ou
     let shard = crate::dispatch::slot::key_shard(key, core.shards);
     let db = client.db;
     let key = key.to_vec();
-    let line = crate::dispatch::invoke_on(core, shard, 0, true, move |c| {
+    let line = crate::dispatch::invoke_on(core, shard, 0, move |c| {
         coord::with_ctx(c, db, |ctx| {
             let clock = ctx.clock_secs();
             let entry = ctx.lookup_quiet(&key)?;

@@ -1,8 +1,9 @@
 //! The coordinator: runs, from the connection's core, every command that is not a plain
 //! single-shard command — multi-key commands whose keys span shards, keyless commands that
 //! run on every shard, cross-shard moves (RENAME, COPY), MSETNX and SCAN. Multi-shard work is
-//! a transaction over the involved shards' gates (see `tx`): take them in ascending shard
-//! order, run the per-shard parts while holding them all, release.
+//! a transaction (see `tx`): scheduled on the shards it touches, run as hops, concluded.
+//! Each of these also runs as a part of an enclosing transaction (`within`, for EXEC), in
+//! which case it neither begins nor concludes one.
 
 use super::mesh::{ReqBody, RespBody};
 use super::{exec_local, invoke_on, merge, slot::key_shard};
@@ -13,6 +14,7 @@ use crate::server::client::Client;
 use crate::server::core::Core;
 use crate::shard::{Ctx, now_ms};
 use crate::tx::TxId;
+use crate::tx::coordinator::{self as txc, Footprint};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -46,18 +48,18 @@ pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: &
                 let shard = groups.keys().next().copied().unwrap_or(core.id);
                 run_on_shard(core, shard, client, cmd_index, a, out).await;
             } else {
-                run_split(core, client, cmd_index, a, groups, how, out).await;
+                run_split(core, client, cmd_index, a, groups, how, None, out).await;
             }
         }
         Exec::AllShards(_, how) => {
             let groups: BTreeMap<usize, Vec<usize>> = (0..core.shards).map(|s| (s, Vec::new())).collect();
-            run_split(core, client, cmd_index, a, groups, how, out).await;
+            run_split(core, client, cmd_index, a, groups, how, None, out).await;
         }
         Exec::Cross(_, special) => match single_shard(core, cmd_index, a) {
             Some(shard) if !copies_across_dbs(special) => {
                 run_on_shard(core, shard, client, cmd_index, a, out).await
             }
-            _ => run_cross(core, client, cmd_index, special, a, out).await,
+            _ => run_cross(core, client, cmd_index, special, a, None, out).await,
         },
         Exec::Conn(f) => {
             if let Err(e) = f(client, a, out) {
@@ -109,9 +111,7 @@ pub async fn run_on_shard(
     out: &mut Out,
 ) {
     if shard == core.id {
-        let _permit = core.gate.read().await;
-        core.tick();
-        exec_local(core, cmd_index, client.db, args, out);
+        super::run_plain(core, cmd_index, client.db, args, out).await;
         return;
     }
     let reply = call_batch(core, shard, 0, client.db, client.resp3, cmd_index, args).await;
@@ -135,8 +135,8 @@ async fn call_batch(
     }
 }
 
-/// Runs one command on a shard inside transaction `tx` (whose gate it holds).
-async fn run_in_tx(
+/// Runs one command on a shard as a hop of transaction `tx`.
+pub async fn run_in_tx(
     core: &Rc<Core>,
     shard: usize,
     tx: TxId,
@@ -145,32 +145,13 @@ async fn run_in_tx(
     args: Args<'_>,
 ) -> Vec<u8> {
     if shard == core.id {
+        core.txq.until_runnable(tx).await;
         let mut out = Out::new(client.resp3);
         core.tick();
         exec_local(core, cmd, client.db, args, &mut out);
         return out.buf;
     }
     call_batch(core, shard, tx, client.db, client.resp3, cmd, args).await
-}
-
-pub async fn lock(core: &Rc<Core>, tx: TxId, shards: &[usize]) {
-    for &s in shards {
-        if s == core.id {
-            core.gate.write(tx).await;
-        } else {
-            core.mesh.call(s, tx, ReqBody::Lock).await;
-        }
-    }
-}
-
-pub async fn unlock(core: &Rc<Core>, tx: TxId, shards: &[usize]) {
-    for &s in shards {
-        if s == core.id {
-            core.gate.release(tx);
-        } else {
-            core.mesh.notify(s, tx, ReqBody::Unlock).await;
-        }
-    }
 }
 
 /// Builds the part of a multi-key command for one shard: its name and, for each of its key
@@ -191,19 +172,67 @@ fn sub_command(cmd_index: usize, args: Args, positions: &[usize]) -> OwnedArgs {
     sub
 }
 
-/// Runs a command split over several shards as one transaction and merges the replies.
-async fn run_split(
+/// The footprint of a command whose key positions are grouped per shard (AllShards commands
+/// have empty groups and lock their shards whole).
+fn split_footprint(
+    cmd_index: usize,
+    db: usize,
+    args: Args,
+    groups: &BTreeMap<usize, Vec<usize>>,
+) -> Footprint {
+    let cmd = &table()[cmd_index];
+    let write = cmd.flags & commands::WRITE != 0;
+    if matches!(cmd.exec, Exec::AllShards(..)) {
+        return groups.keys().map(|&s| (s, txc::ShardLocks { keys: Vec::new(), shard_wide: true })).collect();
+    }
+    let mut fp = Footprint::new();
+    for (&shard, positions) in groups {
+        for &p in positions {
+            txc::add_key(&mut fp, shard, db, args.get(p), write);
+        }
+    }
+    fp
+}
+
+/// The transaction an operation runs in: the enclosing one (`within`), or a new one over `fp`
+/// that the operation begins, and must `end`.
+#[derive(Clone, Copy)]
+struct Scope {
+    tx: TxId,
+    own: bool,
+}
+
+impl Scope {
+    async fn enter(core: &Rc<Core>, within: Option<TxId>, fp: &Footprint) -> Scope {
+        match within {
+            Some(tx) => Scope { tx, own: false },
+            None => Scope { tx: txc::begin(core, fp).await, own: true },
+        }
+    }
+
+    async fn end(self, core: &Rc<Core>, fp: &Footprint) {
+        if self.own {
+            txc::finish(core, self.tx, fp.keys().copied()).await;
+        }
+    }
+}
+
+/// Runs a command split over several shards as one transaction (one hop per shard, which
+/// also concludes the transaction there) and merges the replies.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_split(
     core: &Rc<Core>,
     client: &Client,
     cmd_index: usize,
     args: Args<'_>,
     groups: BTreeMap<usize, Vec<usize>>,
     how: commands::Merge,
+    within: Option<TxId>,
     out: &mut Out,
 ) {
-    let shards: Vec<usize> = groups.keys().copied().collect();
-    let tx = core.new_tx();
-    lock(core, tx, &shards).await;
+    let fp = split_footprint(cmd_index, client.db, args, &groups);
+    let scope = Scope::enter(core, within, &fp).await;
+    let tx = scope.tx;
     let mut waits = Vec::new();
     let mut local = None;
     for (&shard, positions) in &groups {
@@ -214,13 +243,18 @@ async fn run_split(
         }
         let mut batch = super::mesh::Batch::new(client.db, client.resp3);
         batch.push(cmd_index, sub.args().iter());
+        batch.conclude = scope.own;
         waits.push((shard, core.mesh.start(shard, tx, ReqBody::Batch(batch)).await));
     }
     let mut replies: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     if let Some(sub) = local {
+        core.txq.until_runnable(tx).await;
         let mut o = Out::new(client.resp3);
         core.tick();
         exec_local(core, cmd_index, client.db, sub.args(), &mut o);
+        if scope.own {
+            core.txq.conclude(tx);
+        }
         replies.insert(core.id, o.buf);
     }
     for (shard, wait) in waits {
@@ -228,27 +262,27 @@ async fn run_split(
             replies.insert(shard, out);
         }
     }
-    unlock(core, tx, &shards).await;
     let ordered: Vec<Vec<u8>> = replies.into_values().collect();
     let positions: Vec<Vec<usize>> = groups.into_values().collect();
     merge::merge(how, &ordered, &positions, out);
 }
 
-async fn run_cross(
+pub async fn run_cross(
     core: &Rc<Core>,
     client: &Client,
     cmd_index: usize,
     special: Special,
     args: Args<'_>,
+    within: Option<TxId>,
     out: &mut Out,
 ) {
     let result = match special {
-        Special::Gather => gather_and_run(core, client, cmd_index, args, out).await,
-        Special::MsetNx => msetnx(core, client, args, out).await,
+        Special::Gather => gather_and_run(core, client, cmd_index, args, within, out).await,
+        Special::MsetNx => msetnx(core, client, args, within, out).await,
         Special::Rename | Special::RenameNx => {
-            rename(core, client, args, special == Special::RenameNx, out).await
+            rename(core, client, args, special == Special::RenameNx, within, out).await
         }
-        Special::Copy => copy(core, client, args, out).await,
+        Special::Copy => copy(core, client, args, within, out).await,
         _ => Err(CmdError::msg("ERR not a cross-shard command")),
     };
     if let Err(e) = result {
@@ -258,57 +292,97 @@ async fn run_cross(
     }
 }
 
-/// Runs a read-only multi-key command whose keys span shards: copies of its keys, taken at
-/// one moment with all their shards' gates held, are put in a scratch shard where the
-/// command's own function runs.
+/// A key's value and absolute expiry, or None when it does not exist.
+type KeyState = Option<(crate::shard::Value, u64)>;
+
+/// Runs a multi-key command whose keys span shards: copies of its keys, taken at one moment
+/// inside one transaction, are put in a scratch shard where the command's own function runs;
+/// a writing command's changed keys are then written back to their shards in the same
+/// transaction.
 async fn gather_and_run(
     core: &Rc<Core>,
     client: &Client,
     cmd_index: usize,
     args: Args<'_>,
+    within: Option<TxId>,
     out: &mut Out,
 ) -> Result<(), CmdError> {
     let groups = group_keys(core, cmd_index, args);
-    let shards: Vec<usize> = groups.keys().copied().collect();
     let db = client.db;
-    let tx = core.new_tx();
-    lock(core, tx, &shards).await;
-    let mut copies = Vec::new();
+    let writes = table()[cmd_index].flags & commands::WRITE != 0;
+    let fp = split_footprint(cmd_index, db, args, &groups);
+    let scope = Scope::enter(core, within, &fp).await;
+    let tx = scope.tx;
+    let mut before: Vec<(usize, Vec<u8>, KeyState)> = Vec::new();
     for (&shard, positions) in &groups {
         let keys: Vec<Vec<u8>> = positions.iter().map(|&p| args.get(p).to_vec()).collect();
-        let found = invoke_on(core, shard, tx, true, move |c| {
+        let found = invoke_on(core, shard, tx, move |c| {
             with_ctx(c, db, |ctx| {
                 keys.into_iter()
-                    .filter_map(|k| commands::generic::peek_for_copy(ctx, &k).map(|v| (k, v)))
+                    .map(|k| {
+                        let state = commands::generic::peek_for_copy(ctx, &k);
+                        (k, state)
+                    })
                     .collect::<Vec<_>>()
             })
         })
         .await;
-        copies.extend(found);
+        before.extend(found.into_iter().map(|(k, state)| (shard, k, state)));
     }
-    unlock(core, tx, &shards).await;
+    if !writes {
+        scope.end(core, &fp).await;
+    }
     let config = core.config.borrow().clone();
     let mut scratch = crate::shard::Shard::new(core.id, db + 1);
     let mut ctx = Ctx { shard: &mut scratch, db, now_ms: now_ms(), config: &config };
-    for (key, (value, expire)) in copies {
-        let mut entry = ctx.new_entry(value);
-        entry.expire_at_ms = expire;
-        ctx.db().insert(&key, entry);
+    for (_, key, state) in &before {
+        if let Some((value, expire)) = state {
+            let mut entry = ctx.new_entry(value.clone());
+            entry.expire_at_ms = *expire;
+            ctx.db().insert(key, entry);
+        }
     }
     let Exec::Cross(f, _) = table()[cmd_index].exec else { unreachable!("gather runs Cross commands") };
-    f(&mut ctx, args, out)
+    let result = f(&mut ctx, args, out);
+    if writes {
+        let mut changed: BTreeMap<usize, Vec<(Vec<u8>, KeyState)>> = BTreeMap::new();
+        for (shard, key, state) in before {
+            let after = ctx.lookup_quiet(&key).map(|e| (e.value.clone(), e.expire_at_ms));
+            if after != state {
+                changed.entry(shard).or_default().push((key, after));
+            }
+        }
+        for (shard, keys) in changed {
+            invoke_on(core, shard, tx, move |c| {
+                with_ctx(c, db, |ctx| {
+                    for (key, state) in keys {
+                        commands::generic::write_back(ctx, &key, state);
+                    }
+                })
+            })
+            .await;
+        }
+        scope.end(core, &fp).await;
+    }
+    result
 }
 
 /// MSETNX across shards: check every key's absence and set them all within one transaction.
-async fn msetnx(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -> Result<(), CmdError> {
+async fn msetnx(
+    core: &Rc<Core>,
+    client: &Client,
+    args: Args<'_>,
+    within: Option<TxId>,
+    out: &mut Out,
+) -> Result<(), CmdError> {
     if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity("msetnx".into()));
     }
     let msetnx = commands::index_of("msetnx");
     let groups = group_keys(core, msetnx, args);
-    let shards: Vec<usize> = groups.keys().copied().collect();
-    let tx = core.new_tx();
-    lock(core, tx, &shards).await;
+    let fp = split_footprint(msetnx, client.db, args, &groups);
+    let scope = Scope::enter(core, within, &fp).await;
+    let tx = scope.tx;
     let mut existing = 0;
     for (&shard, positions) in &groups {
         let keys = OwnedArgs::from_slices(
@@ -324,7 +398,7 @@ async fn msetnx(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out)
             run_in_tx(core, shard, tx, client, mset, sub.args()).await;
         }
     }
-    unlock(core, tx, &shards).await;
+    scope.end(core, &fp).await;
     out.int((existing == 0) as i64);
     Ok(())
 }
@@ -334,47 +408,47 @@ async fn rename(
     client: &Client,
     args: Args<'_>,
     nx: bool,
+    within: Option<TxId>,
     out: &mut Out,
 ) -> Result<(), CmdError> {
     let (src, dst) = (args.get(1).to_vec(), args.get(2).to_vec());
     let (from, to) = (key_shard(&src, core.shards), key_shard(&dst, core.shards));
     let db = client.db;
-    let mut shards = vec![from, to];
-    shards.sort_unstable();
-    let tx = core.new_tx();
-    lock(core, tx, &shards).await;
+    let mut fp = Footprint::new();
+    txc::add_key(&mut fp, from, db, &src, true);
+    txc::add_key(&mut fp, to, db, &dst, true);
+    let scope = Scope::enter(core, within, &fp).await;
+    let tx = scope.tx;
     let result = async {
         let src_key = src.clone();
-        let exists = invoke_on(core, from, tx, true, move |c| {
-            with_ctx(c, db, |ctx| ctx.lookup_quiet(&src_key).is_some())
-        })
-        .await;
+        let exists =
+            invoke_on(core, from, tx, move |c| with_ctx(c, db, |ctx| ctx.lookup_quiet(&src_key).is_some()))
+                .await;
         if !exists {
             return Err(CmdError::NoSuchKey);
         }
         if nx {
             let dst_key = dst.clone();
-            let taken = invoke_on(core, to, tx, true, move |c| {
-                with_ctx(c, db, |ctx| ctx.lookup_quiet(&dst_key).is_some())
-            })
-            .await;
+            let taken =
+                invoke_on(core, to, tx, move |c| with_ctx(c, db, |ctx| ctx.lookup_quiet(&dst_key).is_some()))
+                    .await;
             if taken {
                 return Ok(false);
             }
         }
-        let entry = invoke_on(core, from, tx, true, move |c| {
+        let entry = invoke_on(core, from, tx, move |c| {
             with_ctx(c, db, |ctx| commands::generic::take_for_move(ctx, &src))
         })
         .await;
         let Some(entry) = entry else { return Err(CmdError::NoSuchKey) };
-        invoke_on(core, to, tx, true, move |c| {
+        invoke_on(core, to, tx, move |c| {
             with_ctx(c, db, |ctx| commands::generic::put_moved(ctx, &dst, entry, true))
         })
         .await;
         Ok(true)
     }
     .await;
-    unlock(core, tx, &shards).await;
+    scope.end(core, &fp).await;
     let moved = result?;
     if nx {
         out.int(moved as i64)
@@ -384,24 +458,30 @@ async fn rename(
     Ok(())
 }
 
-async fn copy(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -> Result<(), CmdError> {
+async fn copy(
+    core: &Rc<Core>,
+    client: &Client,
+    args: Args<'_>,
+    within: Option<TxId>,
+    out: &mut Out,
+) -> Result<(), CmdError> {
     let (src, dst) = (args.get(1).to_vec(), args.get(2).to_vec());
     let opts = with_ctx(core, client.db, |ctx| commands::generic::parse_copy_args(ctx, args))?;
     let (from, to) = (key_shard(&src, core.shards), key_shard(&dst, core.shards));
     let (src_db, dst_db) = (client.db, opts.db.unwrap_or(client.db));
-    let mut shards = vec![from, to];
-    shards.sort_unstable();
-    shards.dedup();
-    let tx = core.new_tx();
-    lock(core, tx, &shards).await;
+    let mut fp = Footprint::new();
+    txc::add_key(&mut fp, from, src_db, &src, false);
+    txc::add_key(&mut fp, to, dst_db, &dst, true);
+    let scope = Scope::enter(core, within, &fp).await;
+    let tx = scope.tx;
     let copied = async {
-        let value = invoke_on(core, from, tx, true, move |c| {
+        let value = invoke_on(core, from, tx, move |c| {
             with_ctx(c, src_db, |ctx| commands::generic::peek_for_copy(ctx, &src))
         })
         .await;
         let Some((value, expire)) = value else { return false };
         let replace = opts.replace;
-        invoke_on(core, to, tx, true, move |c| {
+        invoke_on(core, to, tx, move |c| {
             with_ctx(c, dst_db, |ctx| {
                 let mut entry = ctx.new_entry(value);
                 entry.expire_at_ms = expire;
@@ -411,7 +491,7 @@ async fn copy(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) -
         .await
     }
     .await;
-    unlock(core, tx, &shards).await;
+    scope.end(core, &fp).await;
     out.int(copied as i64);
     Ok(())
 }
@@ -431,7 +511,7 @@ pub async fn scan(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Ou
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let next = loop {
         let o = opts.clone();
-        let (next_inner, found) = invoke_on(core, shard, 0, true, move |c| {
+        let (next_inner, found) = invoke_on(core, shard, 0, move |c| {
             with_ctx(c, db, |ctx| {
                 commands::generic::scan_shard(
                     ctx,
@@ -472,8 +552,7 @@ pub async fn random_key(core: &Rc<Core>, client: &Client, out: &mut Out) {
     for i in 0..core.shards {
         let shard = (start + i) % core.shards;
         let key =
-            invoke_on(core, shard, 0, true, move |c| with_ctx(c, db, commands::generic::random_key_local))
-                .await;
+            invoke_on(core, shard, 0, move |c| with_ctx(c, db, commands::generic::random_key_local)).await;
         if let Some(key) = key {
             out.bulk(&key);
             return;

@@ -1,7 +1,7 @@
 //! The cross-core mesh: for every ordered pair of cores a bounded request channel one way and a
 //! bounded reply channel back (glommio shared channels). Each core runs one receiving task per
 //! peer for requests and one per peer for replies. Replies are matched to their waiting callers
-//! by id, so requests that wait at a shard's gate may answer out of order.
+//! by id, so requests that wait for their turn on a shard may answer out of order.
 
 use crate::commands::OwnedArgs;
 use crate::tx::TxId;
@@ -26,6 +26,10 @@ pub struct Batch {
     pub args: OwnedArgs,
     /// Per command: its table index and how many arguments it has in `args`.
     pub cmds: Vec<(u16, u32)>,
+    /// As a transaction's hop: conclude the transaction here right after running it.
+    pub conclude: bool,
+    /// Without a transaction: run all commands as one isolated step (EXEC on one shard).
+    pub atomic: bool,
 }
 
 impl Batch {
@@ -35,6 +39,8 @@ impl Batch {
             resp3,
             args: OwnedArgs { buf: Vec::new(), ranges: Vec::new() },
             cmds: Vec::new(),
+            conclude: false,
+            atomic: false,
         }
     }
 
@@ -56,15 +62,16 @@ pub type RemoteFn = Box<dyn FnOnce(&Rc<crate::server::core::Core>) -> Box<dyn An
 
 pub enum ReqBody {
     Batch(Batch),
-    /// Take the shard's gate for the transaction in `Request::tx`; answered with `Granted`.
-    Lock,
-    /// Release it; not answered.
-    Unlock,
-    /// Run a function on the core. `keyspace` ones respect the gate like commands do.
-    Call {
-        f: RemoteFn,
-        keyspace: bool,
+    /// Schedule the transaction in `Request::tx` with these intents; answered with
+    /// `Scheduled(false)` when the shard refuses it (see `tx::queue::TxQueue::schedule`).
+    Schedule {
+        keys: Vec<crate::tx::queue::LockKey>,
+        shard_wide: bool,
     },
+    /// Conclude the transaction here, releasing its intents; not answered.
+    Conclude,
+    /// Run a function on the core (as a hop of `Request::tx` when that is not 0).
+    Call(RemoteFn),
 }
 
 pub struct Request {
@@ -79,7 +86,7 @@ pub enum RespBody {
         out: Vec<u8>,
         ends: Vec<u32>,
     },
-    Granted,
+    Scheduled(bool),
     Value(Box<dyn Any + Send>),
 }
 
@@ -225,7 +232,7 @@ impl Mesh {
         ReplyFuture(slot)
     }
 
-    /// Sends a request that gets no reply (Unlock).
+    /// Sends a request that gets no reply (Conclude).
     pub async fn notify(&self, peer: usize, tx: TxId, body: ReqBody) {
         self.send(peer, Request { id: 0, tx, body }).await;
     }

@@ -8,9 +8,9 @@
 //!   single-shard commands of one connection for different shards run concurrently: their
 //!   order per shard (and so per key) is kept, and every multi-shard or connection-state
 //!   command first waits for all earlier ones.
-//! * Commands spanning shards run through `coord` with the shards' gates held (see `tx`).
+//! * Commands spanning shards run through `coord` as transactions (see `tx`).
 //! * Each core runs one task per peer that receives requests (`serve_requests`) and one that
-//!   receives replies (`serve_replies`); neither ever waits on a gate, which is what keeps the
+//!   receives replies (`serve_replies`); neither ever waits for a transaction, which is what keeps the
 //!   mesh free of send/receive deadlocks.
 
 pub mod coord;
@@ -19,16 +19,18 @@ pub mod mesh;
 pub mod pipeline;
 pub mod slot;
 
-use crate::commands::{Args, Exec, table};
+use crate::commands::{Args, Exec, WRITE, table};
 use crate::resp::Out;
 use crate::server::core::Core;
 use crate::shard::Ctx;
+use crate::tx::TxId;
+use crate::tx::queue::LockKey;
 use crate::types::cycles;
 use mesh::{Batch, ReqBody, Request, RespBody, Response};
 use std::rc::Rc;
 
 /// Runs one shard-side command against this core's shard, writing its reply (or error) to
-/// `out`. The caller has checked the gate.
+/// `out`. The caller has made sure no transaction is in its way (see `admitted`).
 pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mut Out) {
     let cmd = &table()[cmd_index];
     let f = match cmd.exec {
@@ -56,61 +58,186 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
     }
 }
 
-/// Executes a batch from another core; replies concatenated with their end offsets.
-pub fn run_batch(core: &Core, batch: &Batch) -> RespBody {
+/// The intents a plain command would need to run as a transaction of its own.
+fn command_locks(cmd_index: usize, db: usize, args: Args, locks: &mut Vec<LockKey>) -> bool {
+    let cmd = &table()[cmd_index];
+    let write = cmd.flags & WRITE != 0;
+    for i in cmd.keys(args) {
+        locks.push(LockKey { db: db as u16, key: args.get(i).into(), write });
+    }
+    matches!(cmd.exec, Exec::AllShards(..))
+}
+
+/// Whether a plain command may run on this shard right now (see `tx`): nothing scheduled, or
+/// no scheduled transaction has a conflicting intent on its keys.
+pub fn admitted(core: &Core, cmd_index: usize, db: usize, args: Args) -> bool {
+    if core.txq.is_idle() {
+        return true;
+    }
+    let cmd = &table()[cmd_index];
+    if matches!(cmd.exec, Exec::AllShards(..)) {
+        return false;
+    }
+    core.txq.admits(db, cmd.keys(args).map(|i| args.get(i)), cmd.flags & WRITE != 0)
+}
+
+/// Schedules a transaction on this shard alone, retrying with newer ids until it is taken.
+pub fn schedule_here(core: &Core, locks: Vec<LockKey>, shard_wide: bool) -> TxId {
+    loop {
+        let tx = crate::tx::next_id();
+        if core.txq.schedule(tx, locks.clone(), shard_wide) {
+            return tx;
+        }
+    }
+}
+
+/// Runs a plain command on this shard: at once when admitted, otherwise as a one-shard
+/// transaction when its turn comes.
+pub async fn run_plain(core: &Rc<Core>, cmd_index: usize, db: usize, args: Args<'_>, out: &mut Out) {
+    if !admitted(core, cmd_index, db, args) {
+        let mut locks = Vec::new();
+        let shard_wide = command_locks(cmd_index, db, args, &mut locks);
+        let tx = schedule_here(core, locks, shard_wide);
+        core.txq.until_runnable(tx).await;
+        core.tick();
+        exec_local(core, cmd_index, db, args, out);
+        core.txq.conclude(tx);
+        return;
+    }
     core.tick();
+    exec_local(core, cmd_index, db, args, out);
+}
+
+/// One command of a batch: its table index and arguments.
+fn batch_command(batch: &Batch, at: usize, i: usize) -> (usize, Args<'_>) {
+    let (cmd, argc) = batch.cmds[i];
+    (cmd as usize, Args { buf: &batch.args.buf, ranges: &batch.args.ranges[at..at + argc as usize] })
+}
+
+/// Runs a batch's commands from `from` on, stopping before the first that is not admitted
+/// (when `check`). Returns where it stopped: (command index, argument offset).
+fn run_batch_part(
+    core: &Core,
+    batch: &Batch,
+    (mut i, mut at): (usize, usize),
+    check: bool,
+    out: &mut Out,
+    ends: &mut Vec<u32>,
+) -> (usize, usize) {
+    while i < batch.cmds.len() {
+        let (cmd, args) = batch_command(batch, at, i);
+        if check && !admitted(core, cmd, batch.db as usize, args) {
+            break;
+        }
+        exec_local(core, cmd, batch.db as usize, args, out);
+        ends.push(out.buf.len() as u32);
+        at += args.len();
+        i += 1;
+    }
+    (i, at)
+}
+
+/// Executes a batch from another core; replies concatenated with their end offsets. Plain
+/// batches run command by command, each waiting its turn if a transaction holds its keys;
+/// atomic ones (EXEC on one shard) run whole, as a transaction if anything is in their way;
+/// a transaction's hop runs when the transaction may run here.
+async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> RespBody {
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());
-    let mut at = 0usize;
-    for &(cmd, argc) in &batch.cmds {
-        let args = Args { buf: &batch.args.buf, ranges: &batch.args.ranges[at..at + argc as usize] };
-        exec_local(core, cmd as usize, batch.db as usize, args, &mut out);
-        ends.push(out.buf.len() as u32);
-        at += argc as usize;
+    if tx != 0 {
+        core.txq.until_runnable(tx).await;
+        core.tick();
+        run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends);
+        if batch.conclude {
+            core.txq.conclude(tx);
+        }
+    } else if batch.atomic {
+        let own = batch_transaction(core, batch);
+        if let Some(own) = own {
+            core.txq.until_runnable(own).await;
+        }
+        core.tick();
+        run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends);
+        if let Some(own) = own {
+            core.txq.conclude(own);
+        }
+    } else {
+        core.tick();
+        let mut at = run_batch_part(core, batch, (0, 0), true, &mut out, &mut ends);
+        while at.0 < batch.cmds.len() {
+            let (cmd, args) = batch_command(batch, at.1, at.0);
+            run_plain(core, cmd, batch.db as usize, args, &mut out).await;
+            ends.push(out.buf.len() as u32);
+            at = run_batch_part(core, batch, (at.0 + 1, at.1 + args.len()), true, &mut out, &mut ends);
+        }
     }
     RespBody::Replies { out: out.buf, ends }
 }
 
-/// Serves one request from core `from`. Never waits: work that must wait at the gate gets a
+/// Schedules an atomic batch as a transaction when any of its commands is not admitted now.
+fn batch_transaction(core: &Core, batch: &Batch) -> Option<TxId> {
+    let db = batch.db as usize;
+    let mut at = 0;
+    let mut all_admitted = true;
+    let mut locks = Vec::new();
+    let mut shard_wide = false;
+    for i in 0..batch.cmds.len() {
+        let (cmd, args) = batch_command(batch, at, i);
+        all_admitted &= admitted(core, cmd, db, args);
+        shard_wide |= command_locks(cmd, db, args, &mut locks);
+        at += args.len();
+    }
+    (!all_admitted).then(|| schedule_here(core, locks, shard_wide))
+}
+
+/// Runs a batch at once when nothing can be in its way: its transaction may run here, or no
+/// transaction is scheduled here at all (the common case). None when it has to wait.
+fn run_batch_now(core: &Core, tx: TxId, batch: &Batch) -> Option<RespBody> {
+    let free = if tx != 0 { core.txq.runnable(tx) } else { core.txq.is_idle() };
+    if !free {
+        return None;
+    }
+    core.tick();
+    let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
+    let mut ends = Vec::with_capacity(batch.cmds.len());
+    run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends);
+    if tx != 0 && batch.conclude {
+        core.txq.conclude(tx);
+    }
+    Some(RespBody::Replies { out: out.buf, ends })
+}
+
+/// Serves one request from core `from`. Never waits: work that must wait for its turn gets a
 /// task of its own.
 pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
     let Request { id, tx, body } = req;
-    let privileged = tx != 0 && core.gate.holder() == Some(tx);
     match body {
         ReqBody::Batch(batch) => {
-            if privileged || core.gate.is_free() {
-                let body = run_batch(core, &batch);
+            if let Some(body) = run_batch_now(core, tx, &batch) {
                 core.mesh.reply(from, Response { id, body });
             } else {
                 let core = core.clone();
                 glommio::spawn_local(async move {
-                    let permit = core.gate.read().await;
-                    let body = run_batch(&core, &batch);
-                    drop(permit);
+                    let body = run_batch(&core, tx, &batch).await;
                     core.mesh.reply(from, Response { id, body });
                 })
                 .detach();
             }
         }
-        ReqBody::Lock => {
-            let core = core.clone();
-            glommio::spawn_local(async move {
-                core.gate.write(tx).await;
-                core.mesh.reply(from, Response { id, body: RespBody::Granted });
-            })
-            .detach();
+        ReqBody::Schedule { keys, shard_wide } => {
+            let ok = core.txq.schedule(tx, keys, shard_wide);
+            core.mesh.reply(from, Response { id, body: RespBody::Scheduled(ok) });
         }
-        ReqBody::Unlock => core.gate.release(tx),
-        ReqBody::Call { f, keyspace } => {
-            if !keyspace || privileged || core.gate.is_free() {
+        ReqBody::Conclude => core.txq.conclude(tx),
+        ReqBody::Call(f) => {
+            if tx == 0 || core.txq.runnable(tx) {
                 let value = f(core);
                 core.mesh.reply(from, Response { id, body: RespBody::Value(value) });
             } else {
                 let core = core.clone();
                 glommio::spawn_local(async move {
-                    let permit = core.gate.read().await;
+                    core.txq.until_runnable(tx).await;
                     let value = f(&core);
-                    drop(permit);
                     core.mesh.reply(from, Response { id, body: RespBody::Value(value) });
                 })
                 .detach();
@@ -139,23 +266,22 @@ pub async fn serve_replies(
     }
 }
 
-/// Runs `f` on core `shard` (directly when it is this core) and returns its result.
+/// Runs `f` on core `shard` (directly when it is this core) and returns its result; as a hop
+/// of transaction `tx` when that is not 0.
 pub async fn invoke_on<T: Send + 'static>(
     core: &Rc<Core>,
     shard: usize,
-    tx: u64,
-    keyspace: bool,
+    tx: TxId,
     f: impl FnOnce(&Rc<Core>) -> T + Send + 'static,
 ) -> T {
     if shard == core.id {
-        if keyspace && tx == 0 && !core.gate.is_free() {
-            let _permit = core.gate.read().await;
-            return f(core);
+        if tx != 0 {
+            core.txq.until_runnable(tx).await;
         }
         return f(core);
     }
     let boxed: mesh::RemoteFn = Box::new(move |c| Box::new(f(c)));
-    match core.mesh.call(shard, tx, ReqBody::Call { f: boxed, keyspace }).await {
+    match core.mesh.call(shard, tx, ReqBody::Call(boxed)).await {
         RespBody::Value(v) => *v.downcast::<T>().expect("invoke_on reply type"),
         _ => unreachable!("invoke_on got a non-value reply"),
     }
@@ -169,7 +295,7 @@ pub async fn invoke_all<T: Send + 'static>(
     let mut results = Vec::with_capacity(core.shards);
     for s in 0..core.shards {
         let f = f.clone();
-        results.push(invoke_on(core, s, 0, false, f).await);
+        results.push(invoke_on(core, s, 0, f).await);
     }
     results
 }

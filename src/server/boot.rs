@@ -108,7 +108,7 @@ async fn cron(core: Rc<Core>) {
         glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
         core.resync_clock();
         core.tick();
-        if !core.gate.is_free() {
+        if !core.txq.is_idle() {
             continue;
         }
         let effort = core.config.borrow().active_expire_effort;

@@ -25,7 +25,7 @@ const OUT_FLUSH_BYTES: usize = 256 * 1024;
 /// What the synchronous first pass decided for one command.
 enum Step {
     Done,
-    /// Needs to wait (gate, earlier remote commands, other shards): run by the coordinator.
+    /// Needs to wait (a transaction, earlier remote commands, other shards): run by the coordinator.
     Defer(usize, OwnedArgs),
 }
 
@@ -308,7 +308,7 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
         Exec::Shard(_) | Exec::Multi(..) | Exec::Cross(..) => {
             match coord::single_shard(core, cmd_index, args) {
                 Some(shard) if shard == core.id => {
-                    if !core.gate.is_free() {
+                    if !crate::dispatch::admitted(core, cmd_index, client.db, args) {
                         return defer();
                     }
                     let db = client.db;
@@ -322,7 +322,7 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
                 None => defer(),
             }
         }
-        Exec::AllShards(..) if core.shards == 1 && core.gate.is_free() => {
+        Exec::AllShards(..) if core.shards == 1 && core.txq.is_idle() => {
             let db = client.db;
             pipe.local_reply(out, |o| exec_local(core, cmd_index, db, args, o));
             Step::Done

@@ -1,4 +1,4 @@
-//! Everything one core owns: its shard, gate, mesh view, config copy, clients and counters.
+//! Everything one core owns: its shard, transaction queue, mesh view, config copy, clients and counters.
 //! Reached through `Rc<Core>` by every task on that core and by no other thread.
 
 use crate::config::Config;
@@ -6,8 +6,7 @@ use crate::dispatch::mesh::Mesh;
 use crate::server::client::ClientInfo;
 use crate::server::reactor::Reactor;
 use crate::shard::Shard;
-use crate::tx::TxId;
-use crate::tx::gate::Gate;
+use crate::tx::queue::TxQueue;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -41,14 +40,13 @@ pub struct Core {
     pub id: usize,
     pub shards: usize,
     pub shard: RefCell<Shard>,
-    pub gate: Gate,
+    pub txq: TxQueue,
     pub mesh: Rc<Mesh>,
     pub config: RefCell<Config>,
     pub reactor: Rc<Reactor>,
     pub clients: RefCell<BTreeMap<u64, Rc<ClientInfo>>>,
     pub stats: RefCell<CoreStats>,
     next_client: Cell<u64>,
-    next_tx: Cell<u64>,
     pub started: std::time::Instant,
     pub started_unix: u64,
     /// Wall-clock ms at `started`, refreshed by the cron so clock adjustments are followed.
@@ -74,14 +72,13 @@ impl Core {
             id,
             shards,
             shard: RefCell::new(Shard::new(id, config.databases)),
-            gate: Gate::default(),
+            txq: TxQueue::default(),
             mesh,
             config: RefCell::new(config),
             reactor,
             clients: RefCell::new(BTreeMap::new()),
             stats: RefCell::new(CoreStats { cmd: vec![CmdStat::default(); table_len], ..Default::default() }),
             next_client: Cell::new(0),
-            next_tx: Cell::new(0),
             started: std::time::Instant::now(),
             started_unix,
             started_unix_ms: Cell::new(crate::shard::now_ms()),
@@ -95,12 +92,6 @@ impl Core {
         let k = self.next_client.get();
         self.next_client.set(k + 1);
         k * self.shards as u64 + self.id as u64 + 1
-    }
-
-    pub fn new_tx(&self) -> TxId {
-        let k = self.next_tx.get() + 1;
-        self.next_tx.set(k);
-        ((self.id as u64) << 48) | k
     }
 
     /// Whether CLIENT PAUSE holds `cmd` back right now (CLIENT UNPAUSE never is).

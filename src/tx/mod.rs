@@ -1,24 +1,64 @@
-//! Multi-shard atomicity.
+//! Multi-key atomicity and isolation across shards: key-level scheduling in the style of
+//! VLL ("very lightweight locking", as Dragonfly runs it), and on it MULTI/EXEC and WATCH.
 //!
-//! Step 1's scheme (to be replaced by key-level scheduling): every shard has a FIFO
-//! reader/writer `gate::Gate`. Ordinary commands pass the gate as readers and hold it only for
-//! their synchronous execution (when the gate is idle they pass without touching it at all).
-//! An operation that spans shards is a transaction with a unique id: it takes the gates of all
-//! shards it touches as the writer, one by one in ascending shard order, runs its per-shard
-//! parts while holding them all, then releases them.
+//! # The model
+//! * Every operation that touches more than one shard is a *transaction* with an id from one
+//!   global counter (`next_id`); ids order transactions.
+//! * Each shard has a `queue::TxQueue`: the scheduled transactions ordered by id, and per key
+//!   an *intent lock*, a pair of counters (readers, writers) of the scheduled transactions
+//!   that will touch it. Nobody ever blocks on an intent lock; it is only consulted.
+//! * A transaction is first *scheduled* on every shard it touches (one message each, all at
+//!   once; `coordinator::begin`). On each shard this records its intents and whether its keys
+//!   were free of conflicting intents at that moment (`granted`). Then it runs its *hops*:
+//!   pieces of work on one shard each (run one command, read a value, write a value), and
+//!   finally it is *concluded* everywhere, releasing its intents.
+//! * A hop runs on a shard as soon as its transaction is `granted` there or is the head (the
+//!   lowest id) of that shard's queue; until then the hop waits in a task of its own.
+//! * A plain command (one shard, no id) runs at once when no scheduled transaction has a
+//!   conflicting intent on its keys, which is the case that costs nothing: an empty queue.
+//!   Otherwise it becomes a one-shard transaction itself and waits its turn like any other.
+//! * Whole-shard operations (FLUSHALL, SWAPDB, KEYS, DBSIZE, and EXEC of a transaction that
+//!   contains them) schedule a shard-wide intent that conflicts with everything.
 //!
-//! Isolation: while a transaction holds a shard's gate no other command runs on that shard, so
-//! every shard it touches is frozen from its first per-shard step to its last: MGET sees one
-//! moment, MSET is seen whole or not at all.
+//! # Why it is serializable
+//! Scheduling refuses (and the coordinator retries with a new, larger id) a transaction T
+//! whose keys conflict with intents already on the shard when some transaction with a larger
+//! id is already queued there. So, on every shard, a transaction whose keys conflict with an
+//! earlier-scheduled one always has the larger id and is not granted. Take two conflicting
+//! transactions T1 < T2 on a shard S:
+//! * if T2 was scheduled on S first, T1 would have been refused there: impossible;
+//! * so T1 was scheduled first and T2, conflicting with T1's intents, is not granted: it runs
+//!   only at the head of S's queue, i.e. after T1 has concluded on S.
 //!
-//! No deadlock: (1) transactions acquire gates in one global order (ascending shard id), so no
-//! cycle of transactions waiting on each other can form; (2) a gate's holder never waits on a
-//! reader; readers hold no gate while they wait; (3) the per-peer receiving tasks never wait on
-//! a gate themselves: a request that must wait gets its own task, so a transaction's own
-//! messages are never stuck behind a waiting request on the channel (the classic mesh
-//! deadlock); (4) replies are received by tasks that never block.
+//! Hence on every shard where two transactions conflict they run in id order, and their
+//! non-conflicting hops commute: the execution is equivalent to running the transactions one
+//! by one in id order. A plain command runs only when no scheduled transaction has a
+//! conflicting intent, so it is serialized between transactions at the moment it runs (it
+//! can never observe or split the middle of one). Hence MGET sees one moment and MSET is seen
+//! whole or not at all, and keys on shards a transaction does not touch are never stopped.
+//!
+//! # Why it cannot deadlock
+//! A hop of transaction T waits on a shard only for transactions with smaller ids there (when
+//! T is not granted, it waits to become the head). Transactions never wait for larger ids, so
+//! the transaction with the smallest id in the system is runnable on all its shards and
+//! finishes; by induction all do. Scheduling and concluding never wait at all; the per-peer
+//! receiving tasks never wait (a hop that must wait gets a task of its own), so a
+//! transaction's own messages are never stuck behind a waiting request on a channel; replies
+//! are received by tasks that never block. Scheduling may be refused and retried, but each
+//! retry takes a fresh id larger than every id handed out before, and an id larger than every
+//! queued one is never refused.
 
-pub mod gate;
+pub mod coordinator;
+pub mod queue;
 
-/// A transaction id: unique across cores (core id in the high bits).
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A transaction id: its place in the one global order of transactions (0 = none).
 pub type TxId = u64;
+
+static NEXT_TX: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh transaction id, larger than every id handed out before on any core.
+pub fn next_id() -> TxId {
+    NEXT_TX.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,242 @@
+//! One shard's transaction queue and key intent locks (the shard side of `tx`).
+//!
+//! Intent locks are counters per (db, key): how many scheduled transactions mean to read the
+//! key and how many mean to write it. Nothing ever blocks on them: a transaction records at
+//! scheduling whether its keys were free (`granted`), and a plain command checks them before
+//! it runs. The queue orders scheduled transactions by id; a transaction runs its hops when it
+//! is granted or at the head of the queue.
+
+use super::TxId;
+use ahash::AHashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// A key a transaction locks on one shard: its database, its bytes, and whether it writes.
+#[derive(Clone, Debug)]
+pub struct LockKey {
+    pub db: u16,
+    pub key: Box<[u8]>,
+    pub write: bool,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Intent {
+    readers: u32,
+    writers: u32,
+}
+
+impl Intent {
+    fn admits(&self, write: bool) -> bool {
+        self.writers == 0 && (!write || self.readers == 0)
+    }
+}
+
+struct Scheduled {
+    granted: bool,
+    keys: Vec<LockKey>,
+    shard_wide: bool,
+    waker: Option<Waker>,
+}
+
+#[derive(Default)]
+pub struct TxQueue {
+    intents: RefCell<AHashMap<(u16, Box<[u8]>), Intent>>,
+    /// Scheduled transactions that lock the whole shard (FLUSHALL, SWAPDB, KEYS...).
+    shard_wide: Cell<u32>,
+    queue: RefCell<BTreeMap<TxId, Scheduled>>,
+}
+
+impl TxQueue {
+    /// No transaction is scheduled here: every command may run at once (the hot-path check).
+    pub fn is_idle(&self) -> bool {
+        self.queue.borrow().is_empty()
+    }
+
+    /// Whether a plain command with these keys may run now without breaking the isolation of
+    /// a scheduled transaction.
+    pub fn admits<'k>(&self, db: usize, keys: impl Iterator<Item = &'k [u8]>, write: bool) -> bool {
+        if self.is_idle() {
+            return true;
+        }
+        if self.shard_wide.get() > 0 {
+            return false;
+        }
+        let intents = self.intents.borrow();
+        let mut probe = (db as u16, Box::<[u8]>::default());
+        keys.into_iter().all(|k| {
+            probe.1 = k.into();
+            intents.get(&probe).is_none_or(|i| i.admits(write))
+        })
+    }
+
+    /// Schedules transaction `tx` with `keys` (or the whole shard). Fails, changing nothing,
+    /// when `tx` would have to be put before a later transaction that its keys conflict with:
+    /// that one may already have run ahead of the queue, so the caller retries with a new id.
+    pub fn schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
+        let mut queue = self.queue.borrow_mut();
+        let granted = if shard_wide {
+            queue.is_empty()
+        } else {
+            let intents = self.intents.borrow();
+            self.shard_wide.get() == 0
+                && keys.iter().all(|k| intents.get(&(k.db, k.key.clone())).is_none_or(|i| i.admits(k.write)))
+        };
+        let tail = queue.keys().next_back().copied();
+        if !granted && tail.is_some_and(|t| tx < t) {
+            return false;
+        }
+        if shard_wide {
+            self.shard_wide.set(self.shard_wide.get() + 1);
+        }
+        let mut intents = self.intents.borrow_mut();
+        for k in &keys {
+            let i = intents.entry((k.db, k.key.clone())).or_default();
+            if k.write {
+                i.writers += 1;
+            } else {
+                i.readers += 1;
+            }
+        }
+        queue.insert(tx, Scheduled { granted, keys, shard_wide, waker: None });
+        true
+    }
+
+    /// Whether `tx` may run its hop here now: its keys were free when it was scheduled, or
+    /// every earlier transaction has finished here.
+    pub fn runnable(&self, tx: TxId) -> bool {
+        let queue = self.queue.borrow();
+        match queue.get(&tx) {
+            Some(s) => s.granted || queue.keys().next() == Some(&tx),
+            None => panic!("transaction {tx:#x} runs a hop on a shard it is not scheduled on"),
+        }
+    }
+
+    /// Waits until `tx` may run a hop here.
+    pub fn until_runnable(&self, tx: TxId) -> UntilRunnable<'_> {
+        UntilRunnable { queue: self, tx }
+    }
+
+    /// Removes `tx` (finished, or unscheduled after a failed scheduling elsewhere), releases
+    /// its intents and wakes the transactions that may now run.
+    pub fn conclude(&self, tx: TxId) {
+        let Some(s) = self.queue.borrow_mut().remove(&tx) else { return };
+        if s.shard_wide {
+            self.shard_wide.set(self.shard_wide.get() - 1);
+        }
+        {
+            let mut intents = self.intents.borrow_mut();
+            for k in s.keys {
+                let id = (k.db, k.key);
+                if let Some(i) = intents.get_mut(&id) {
+                    if k.write {
+                        i.writers -= 1;
+                    } else {
+                        i.readers -= 1;
+                    }
+                    if i.readers == 0 && i.writers == 0 {
+                        intents.remove(&id);
+                    }
+                }
+            }
+        }
+        self.wake_head();
+    }
+
+    fn wake_head(&self) {
+        let mut queue = self.queue.borrow_mut();
+        if let Some((_, head)) = queue.iter_mut().next()
+            && let Some(w) = head.waker.take()
+        {
+            w.wake();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub struct UntilRunnable<'a> {
+    queue: &'a TxQueue,
+    tx: TxId,
+}
+
+impl Future for UntilRunnable<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.queue.runnable(self.tx) {
+            return Poll::Ready(());
+        }
+        if let Some(s) = self.queue.queue.borrow_mut().get_mut(&self.tx) {
+            s.waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str, write: bool) -> LockKey {
+        LockKey { db: 0, key: k.as_bytes().into(), write }
+    }
+
+    #[test]
+    fn free_keys_are_granted_and_conflicts_wait_for_the_head() {
+        let q = TxQueue::default();
+        assert!(q.schedule(10, vec![key("a", true)], false));
+        assert!(q.runnable(10));
+        assert!(!q.admits(0, [&b"a"[..]].into_iter(), false));
+        assert!(q.admits(0, [&b"b"[..]].into_iter(), true));
+        assert!(q.schedule(11, vec![key("a", false), key("b", true)], false));
+        assert!(!q.runnable(11));
+        q.conclude(10);
+        assert!(q.runnable(11));
+        q.conclude(11);
+        assert!(q.is_idle());
+        assert!(q.admits(0, [&b"a"[..]].into_iter(), true));
+    }
+
+    #[test]
+    fn readers_share_and_writers_exclude() {
+        let q = TxQueue::default();
+        assert!(q.schedule(1, vec![key("a", false)], false));
+        assert!(q.schedule(2, vec![key("a", false)], false));
+        assert!(q.runnable(2), "two readers run together");
+        assert!(q.admits(0, [&b"a"[..]].into_iter(), false));
+        assert!(!q.admits(0, [&b"a"[..]].into_iter(), true));
+    }
+
+    #[test]
+    fn an_earlier_id_cannot_jump_a_conflicting_later_one() {
+        let q = TxQueue::default();
+        assert!(q.schedule(20, vec![key("a", true)], false));
+        assert!(!q.schedule(15, vec![key("a", false)], false), "20 may have run already");
+        assert!(q.schedule(16, vec![key("b", true)], false), "no conflict: may go first");
+        assert!(q.runnable(16));
+        assert!(q.schedule(30, vec![key("z", true)], true) || q.len() == 2);
+    }
+
+    #[test]
+    fn shard_wide_waits_for_everything_before_it() {
+        let q = TxQueue::default();
+        assert!(q.schedule(1, vec![key("a", true)], false));
+        assert!(q.schedule(2, vec![], true));
+        assert!(!q.runnable(2));
+        assert!(!q.admits(0, [&b"zzz"[..]].into_iter(), false));
+        assert!(q.schedule(3, vec![key("c", false)], false));
+        assert!(!q.runnable(3), "nothing passes a shard-wide lock");
+        q.conclude(1);
+        assert!(q.runnable(2));
+        q.conclude(2);
+        assert!(q.runnable(3));
+    }
+}
