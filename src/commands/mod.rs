@@ -211,7 +211,7 @@ pub fn numkeys_keys<const AT: usize, const DEST: bool>(args: Args, keys: &mut Ve
         keys.push(1);
     }
     let Some(n) = (AT < args.len()).then(|| parse_int(args.get(AT)).ok()).flatten() else { return };
-    if n > 0 && (n as usize) <= args.len() - AT - 1 {
+    if n > 0 && (n as usize) < args.len() - AT {
         keys.extend(AT + 1..AT + 1 + n as usize);
     }
 }

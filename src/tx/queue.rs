@@ -41,9 +41,12 @@ struct Scheduled {
     waker: Option<Waker>,
 }
 
+/// A key's identity across databases: (db, key bytes).
+type DbKey = (u16, Box<[u8]>);
+
 #[derive(Default)]
 pub struct TxQueue {
-    intents: RefCell<AHashMap<(u16, Box<[u8]>), Intent>>,
+    intents: RefCell<AHashMap<DbKey, Intent>>,
     /// Scheduled transactions that lock the whole shard (FLUSHALL, SWAPDB, KEYS...).
     shard_wide: Cell<u32>,
     queue: RefCell<BTreeMap<TxId, Scheduled>>,
