@@ -30,7 +30,7 @@ fn main() {
             let mesh = std::rc::Rc::new(mesh);
             let (_, requests) = rx.requests.into_iter().next().unwrap();
             while let Some(Request { id, .. }) = requests.recv().await {
-                mesh.reply(0, Response { id, body: RespBody::Granted });
+                mesh.reply(0, Response { id, body: RespBody::Scheduled(true) });
             }
         })
         .unwrap();
@@ -50,14 +50,14 @@ fn main() {
             .detach();
             let start = Instant::now();
             for _ in 0..ROUNDS {
-                mesh.call(1, 0, ReqBody::Unlock).await;
+                mesh.call(1, 0, ReqBody::Conclude).await;
             }
             let one = start.elapsed();
             let start = Instant::now();
             let mut waits = Vec::with_capacity(64);
             for _ in 0..ROUNDS / 64 {
                 for _ in 0..64 {
-                    waits.push(mesh.start(1, 0, ReqBody::Unlock).await);
+                    waits.push(mesh.start(1, 0, ReqBody::Conclude).await);
                 }
                 for w in waits.drain(..) {
                     w.await;
