@@ -265,8 +265,10 @@ fn srandmember(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
                 set.random(&mut rng).expect("not empty").with_bytes(|m| out.bulk(m));
             }
         }
-        // The whole set: Redis answers with its SUNION code, hence a RESP3 set here.
-        (Some(set), Some(c)) if c as u64 >= set.len() as u64 => reply_members(out, set),
+        (Some(set), Some(c)) if c as u64 >= set.len() as u64 => {
+            out.array(set.len());
+            set.for_each(|m| out.bulk(m));
+        }
         (Some(set), Some(c)) => {
             let picked = distinct_random(set, c as usize, &mut rng);
             out.array(picked.len());

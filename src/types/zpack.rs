@@ -4,7 +4,7 @@
 //!
 //! Entry layout: varint(member length * 2 + is_int), member bytes, then the score: a zigzag
 //! varint when it is an integer of magnitude below 2^53 (most scores; one or two bytes), else
-//! the 8 bytes of the f64. -0 is kept as an f64 so it prints as Redis prints it.
+//! the 8 bytes of the f64. -0 becomes 0, as in Redis's listpack (which stores it as the text "0").
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ZPack {
@@ -35,7 +35,7 @@ fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
 
 fn as_small_int(score: f64) -> Option<i64> {
     let fits = score.fract() == 0.0 && score.abs() < 9_007_199_254_740_992.0;
-    (fits && !(score == 0.0 && score.is_sign_negative())).then_some(score as i64)
+    fits.then_some(score as i64)
 }
 
 /// One decoded entry: the member's bytes, its score, and where the entry starts and ends.
@@ -153,7 +153,7 @@ mod tests {
             p.iter().map(|e| (String::from_utf8(e.member.to_vec()).unwrap(), e.score)).collect();
         let names: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
         assert_eq!(names, ["n", "neg0", "z", "a", "b", "big"]);
-        assert!(got[1].1.is_sign_negative() && got[1].1 == 0.0);
+        assert!(got[1].1.is_sign_positive() && got[1].1 == 0.0);
         assert_eq!(got[5].1, 1e300);
         assert_eq!(p.remove(b"a"), Some(2.0));
         assert_eq!(p.remove(b"a"), None);
