@@ -258,7 +258,9 @@ fn srandmember(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     match (set, count) {
         (None, None) => out.null(),
         (None, Some(_)) | (Some(_), Some(0)) => out.array(0),
-        (Some(set), None) => set.random(&mut rng).expect("stored sets are not empty").with_bytes(|m| out.bulk(m)),
+        (Some(set), None) => {
+            set.random(&mut rng).expect("stored sets are not empty").with_bytes(|m| out.bulk(m))
+        }
         (Some(set), Some(c)) if c < 0 => {
             out.array(c.unsigned_abs() as usize);
             for _ in 0..c.unsigned_abs() {

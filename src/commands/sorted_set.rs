@@ -12,7 +12,9 @@
 //! null array) when nothing is ready; the server parks the client on that reply.
 
 use super::generic::{parse_scan_args, parse_scan_cursor, write_scan_reply};
-use super::{Args, BLOCKING, Command, Exec, READONLY, Special, WRITE, eq_ic, numkeys_keys, parse_float, parse_int};
+use super::{
+    Args, BLOCKING, Command, Exec, READONLY, Special, WRITE, eq_ic, numkeys_keys, parse_float, parse_int,
+};
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
 use crate::resp::write::format_double;
@@ -25,7 +27,12 @@ const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), 
     Command { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, keys_fn: None, exec }
 }
 
-const fn numkeys<const AT: usize, const DEST: bool>(name: &'static str, arity: i32, flags: u32, f: super::ShardFn) -> Command {
+const fn numkeys<const AT: usize, const DEST: bool>(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    f: super::ShardFn,
+) -> Command {
     let first = if DEST { 1 } else { 0 };
     Command {
         name,
@@ -114,7 +121,10 @@ fn write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> CmdResult<Option<&'c mut ZSet>> {
 }
 
 fn limits(ctx: &Ctx) -> Limits {
-    Limits { max_entries: ctx.config.zset_max_listpack_entries, max_value: ctx.config.zset_max_listpack_value }
+    Limits {
+        max_entries: ctx.config.zset_max_listpack_entries,
+        max_value: ctx.config.zset_max_listpack_value,
+    }
 }
 
 fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
@@ -173,7 +183,7 @@ fn zadd(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     if f.nx && f.xx {
         return Err(CmdError::msg("ERR XX and NX options at the same time are not compatible"));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if [f.gt, f.lt, f.nx].iter().filter(|&&on| on).count() > 1 {
         return Err(CmdError::msg("ERR GT, LT, and/or NX options at the same time are not compatible"));
     }
     if f.incr && elements > 2 {
@@ -207,7 +217,11 @@ fn add_generic<'a>(
     let lim = limits(ctx);
     if write(ctx, key)?.is_none() {
         if f.xx {
-            if f.incr { out.null() } else { out.int(0) }
+            if f.incr {
+                out.null()
+            } else {
+                out.int(0)
+            }
             return Ok(());
         }
         let entry = ctx.new_entry(Value::ZSet(Box::default()));
@@ -475,7 +489,13 @@ struct RangeRequest<'a> {
 
 /// Parses Redis's `zrangeGenericCommand` arguments: `args[from]` is the source key, then min,
 /// max and options. `kind` and `rev` are preset by the legacy commands.
-fn parse_range(args: Args, from: usize, mut kind: Kind, rev: Option<bool>, store: bool) -> CmdResult<RangeRequest> {
+fn parse_range(
+    args: Args,
+    from: usize,
+    mut kind: Kind,
+    rev: Option<bool>,
+    store: bool,
+) -> CmdResult<RangeRequest> {
     let (mut with_scores, mut offset, mut limit) = (false, 0, -1);
     let mut direction = rev;
     let mut j = from + 3;
@@ -517,11 +537,13 @@ fn parse_range(args: Args, from: usize, mut kind: Kind, rev: Option<bool>, store
     }
     let range = match kind {
         Kind::Score => {
-            let (a, b) = parse_score_bound(min).zip(parse_score_bound(max)).ok_or(CmdError::msg(NOT_FLOAT_RANGE))?;
+            let (a, b) =
+                parse_score_bound(min).zip(parse_score_bound(max)).ok_or(CmdError::msg(NOT_FLOAT_RANGE))?;
             Range::Score(a, b)
         }
         Kind::Lex => {
-            let (a, b) = parse_lex_bound(min).zip(parse_lex_bound(max)).ok_or(CmdError::msg(NOT_LEX_RANGE))?;
+            let (a, b) =
+                parse_lex_bound(min).zip(parse_lex_bound(max)).ok_or(CmdError::msg(NOT_LEX_RANGE))?;
             Range::Lex(a, b)
         }
         _ => Range::Rank(parse_int(min)?, parse_int(max)?),
@@ -541,7 +563,11 @@ fn select(z: &ZSet, req: &RangeRequest, f: impl FnMut(&[u8], f64)) {
             let offset = usize::try_from(req.offset).unwrap_or(usize::MAX);
             let take = if req.limit < 0 { usize::MAX } else { req.limit as usize };
             let n = (hi - lo).saturating_sub(offset).min(take);
-            if req.rev { (hi - offset.min(hi - lo) - n, hi - offset.min(hi - lo)) } else { (lo + offset.min(hi - lo), lo + offset.min(hi - lo) + n) }
+            if req.rev {
+                (hi - offset.min(hi - lo) - n, hi - offset.min(hi - lo))
+            } else {
+                (lo + offset.min(hi - lo), lo + offset.min(hi - lo) + n)
+            }
         }
     };
     z.range(start, end, req.rev, f);
@@ -639,8 +665,9 @@ fn zrangestore(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 
 /// `ZCOUNT key min max`
 fn zcount(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
-    let (min, max) =
-        parse_score_bound(args.get(2)).zip(parse_score_bound(args.get(3))).ok_or(CmdError::msg(NOT_FLOAT_RANGE))?;
+    let (min, max) = parse_score_bound(args.get(2))
+        .zip(parse_score_bound(args.get(3)))
+        .ok_or(CmdError::msg(NOT_FLOAT_RANGE))?;
     count_generic(ctx, args, Range::Score(min, max), out)
 }
 
@@ -668,8 +695,9 @@ fn zremrangebyrank(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 
 /// `ZREMRANGEBYSCORE key min max`
 fn zremrangebyscore(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
-    let (min, max) =
-        parse_score_bound(args.get(2)).zip(parse_score_bound(args.get(3))).ok_or(CmdError::msg(NOT_FLOAT_RANGE))?;
+    let (min, max) = parse_score_bound(args.get(2))
+        .zip(parse_score_bound(args.get(3)))
+        .ok_or(CmdError::msg(NOT_FLOAT_RANGE))?;
     remrange_generic(ctx, args, Range::Score(min, max), out)
 }
 
@@ -1014,8 +1042,8 @@ fn parse_algebra(
         let remaining = args.len() - j;
         if op != Op::Diff && !card && remaining > n && eq_ic(a, "weights") {
             for i in 0..n {
-                o.weights[i] =
-                    parse_float(args.get(j + 1 + i)).map_err(|_| CmdError::msg("ERR weight value is not a float"))?;
+                o.weights[i] = parse_float(args.get(j + 1 + i))
+                    .map_err(|_| CmdError::msg("ERR weight value is not a float"))?;
             }
             j += 1 + n;
         } else if op != Op::Diff && !card && remaining >= 2 && eq_ic(a, "aggregate") {

@@ -162,6 +162,9 @@ mod tests {
         p.remove_rank_range(1, 3, |_, m| gone.push(m.to_vec()));
         assert_eq!(gone, [b"neg0".to_vec(), b"z".to_vec()]);
         assert_eq!(p.len(), 3);
-        assert_eq!(p.iter().map(|e| e.member.to_vec()).collect::<Vec<_>>(), [b"n".to_vec(), b"b".to_vec(), b"big".to_vec()]);
+        assert_eq!(
+            p.iter().map(|e| e.member.to_vec()).collect::<Vec<_>>(),
+            [b"n".to_vec(), b"b".to_vec(), b"big".to_vec()]
+        );
     }
 }

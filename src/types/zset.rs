@@ -169,7 +169,9 @@ impl ZSet {
     /// A member's 0-based ascending rank and score.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match self {
-            ZSet::Pack(p) => p.iter().enumerate().find(|(_, e)| e.member == member).map(|(i, e)| (i, e.score)),
+            ZSet::Pack(p) => {
+                p.iter().enumerate().find(|(_, e)| e.member == member).map(|(i, e)| (i, e.score))
+            }
             ZSet::Skip(b) => {
                 let score = *b.dict.get(member)?;
                 Some((b.list.rank(score, member), score))

@@ -119,7 +119,13 @@ impl Drop for SkipList {
 
 impl SkipList {
     pub fn new() -> SkipList {
-        SkipList { header: Node::alloc(MAX_LEVEL, 0.0, b""), tail: null_mut(), len: 0, level: 1, rng: 0x2545_F491_4F6C_DD1D }
+        SkipList {
+            header: Node::alloc(MAX_LEVEL, 0.0, b""),
+            tail: null_mut(),
+            len: 0,
+            level: 1,
+            rng: 0x2545_F491_4F6C_DD1D,
+        }
     }
 
     pub fn len(&self) -> usize {
