@@ -8,3 +8,6 @@ pub mod list;
 pub mod long_double;
 pub mod set;
 pub mod zset;
+pub mod intset;
+pub mod zpack;
+pub mod zskiplist;

@@ -1,12 +1,83 @@
-//! A sorted set: a listpack of member/score pairs while small, a skiplist with a dict past `zset-max-listpack-*`.
-//! (Skeleton: the collections step fills this in.)
+//! A sorted set: a `ZPack` (Redis's `listpack` encoding) while it has at most
+//! `zset-max-listpack-entries` members none longer than `zset-max-listpack-value`, else a
+//! skiplist with spans for order and rank plus a `Dict` from member to score (Redis's
+//! `skiplist` encoding). It never converts back on shrink, as Redis.
+//!
+//! Every positional query is phrased as ranks: a score or lex range becomes "how many leading
+//! elements are below the range" (`count_while`, O(log n) on the skiplist), so ZCOUNT,
+//! ZRANGEBYSCORE, ZREMRANGEBYLEX... all share `range` and `remove_rank_range`.
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ZSet {}
+use super::dict::Dict;
+use super::zpack::ZPack;
+use super::zskiplist::SkipList;
+
+pub enum ZSet {
+    Pack(ZPack),
+    Skip(Box<Big>),
+}
+
+pub struct Big {
+    dict: Dict<f64>,
+    list: SkipList,
+}
+
+/// The thresholds a write reads from the config.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_entries: u64,
+    pub max_value: u64,
+}
+
+impl Default for ZSet {
+    fn default() -> ZSet {
+        ZSet::Pack(ZPack::default())
+    }
+}
+
+impl std::fmt::Debug for ZSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut l = f.debug_list();
+        self.for_each(|m, s| {
+            l.entry(&(String::from_utf8_lossy(m), s));
+        });
+        l.finish()
+    }
+}
+
+impl Clone for ZSet {
+    fn clone(&self) -> ZSet {
+        match self {
+            ZSet::Pack(p) => ZSet::Pack(p.clone()),
+            ZSet::Skip(b) => {
+                let mut big = Big { dict: Dict::new(), list: SkipList::new() };
+                for (m, s) in b.list.iter_from(0, false) {
+                    big.dict.insert_slice(m, s);
+                    big.list.insert(s, m);
+                }
+                ZSet::Skip(Box::new(big))
+            }
+        }
+    }
+}
+
+impl PartialEq for ZSet {
+    fn eq(&self, other: &ZSet) -> bool {
+        if self.len() != other.len() || self.encoding() != other.encoding() {
+            return false;
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        self.for_each(|m, s| a.push((m.to_vec(), s.to_bits())));
+        other.for_each(|m, s| b.push((m.to_vec(), s.to_bits())));
+        a == b
+    }
+}
 
 impl ZSet {
     pub fn len(&self) -> usize {
-        0
+        match self {
+            ZSet::Pack(p) => p.len(),
+            ZSet::Skip(b) => b.list.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -15,11 +86,224 @@ impl ZSet {
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
-        "listpack"
+        match self {
+            ZSet::Pack(_) => "listpack",
+            ZSet::Skip(_) => "skiplist",
+        }
     }
 
     /// Bytes of heap memory the value uses.
     pub fn heap_bytes(&self) -> usize {
-        0
+        match self {
+            ZSet::Pack(p) => p.heap_bytes(),
+            ZSet::Skip(b) => std::mem::size_of::<Big>() + b.dict.mem_usage_bytes() + b.list.heap_bytes(),
+        }
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(p) => p.find(member).map(|e| e.score),
+            ZSet::Skip(b) => b.dict.get(member).copied(),
+        }
+    }
+
+    /// Adds a member that is not present, converting to a skiplist first when the listpack
+    /// would pass its limits (Redis's `zsetAdd`).
+    pub fn insert_new(&mut self, member: &[u8], score: f64, limits: Limits) {
+        if let ZSet::Pack(p) = self {
+            if p.len() as u64 + 1 > limits.max_entries || member.len() as u64 > limits.max_value {
+                self.convert_to_skiplist();
+            } else {
+                p.insert(score, member);
+                return;
+            }
+        }
+        if let ZSet::Skip(b) = self {
+            b.dict.insert_slice(member, score);
+            b.list.insert(score, member);
+        }
+    }
+
+    /// Changes the score of a present member from `old` to `new`.
+    pub fn update(&mut self, member: &[u8], old: f64, new: f64) {
+        if old.to_bits() == new.to_bits() {
+            return;
+        }
+        match self {
+            ZSet::Pack(p) => {
+                p.remove(member);
+                p.insert(new, member);
+            }
+            ZSet::Skip(b) => {
+                b.list.remove(old, member);
+                b.list.insert(new, member);
+                if let Some(s) = b.dict.get_mut(member) {
+                    *s = new;
+                }
+            }
+        }
+    }
+
+    fn convert_to_skiplist(&mut self) {
+        if let ZSet::Pack(p) = self {
+            let mut big = Big { dict: Dict::new(), list: SkipList::new() };
+            for e in p.iter() {
+                big.dict.insert_slice(e.member, e.score);
+                big.list.insert(e.score, e.member);
+            }
+            *self = ZSet::Skip(Box::new(big));
+        }
+    }
+
+    /// Removes a member; true if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self {
+            ZSet::Pack(p) => p.remove(member).is_some(),
+            ZSet::Skip(b) => match b.dict.remove_value(member) {
+                Some(score) => b.list.remove(score, member),
+                None => false,
+            },
+        }
+    }
+
+    /// A member's 0-based ascending rank and score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match self {
+            ZSet::Pack(p) => {
+                p.iter().enumerate().find(|(_, e)| e.member == member).map(|(i, e)| (i, e.score))
+            }
+            ZSet::Skip(b) => {
+                let score = *b.dict.get(member)?;
+                Some((b.list.rank(score, member), score))
+            }
+        }
+    }
+
+    /// How many leading elements (ascending) satisfy `pred`, which must hold for a prefix.
+    pub fn count_while(&self, pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
+        match self {
+            ZSet::Pack(p) => p.count_while(pred),
+            ZSet::Skip(b) => b.list.count_while(pred),
+        }
+    }
+
+    /// Calls `f` on the elements with ascending ranks in `start..end`, lowest first, or
+    /// highest first when `rev`.
+    pub fn range(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
+        let end = end.min(self.len());
+        if start >= end {
+            return;
+        }
+        let n = end - start;
+        match self {
+            ZSet::Pack(p) if rev => {
+                let mut items: Vec<(&[u8], f64)> =
+                    p.iter().skip(start).take(n).map(|e| (e.member, e.score)).collect();
+                items.reverse();
+                items.into_iter().for_each(|(m, s)| f(m, s));
+            }
+            ZSet::Pack(p) => p.iter().skip(start).take(n).for_each(|e| f(e.member, e.score)),
+            ZSet::Skip(b) if rev => b.list.iter_from(end - 1, true).take(n).for_each(|(m, s)| f(m, s)),
+            ZSet::Skip(b) => b.list.iter_from(start, false).take(n).for_each(|(m, s)| f(m, s)),
+        }
+    }
+
+    /// Every element, ascending.
+    pub fn for_each(&self, f: impl FnMut(&[u8], f64)) {
+        self.range(0, self.len(), false, f);
+    }
+
+    /// Removes the elements with ascending ranks in `start..end`, passing each to `f`.
+    pub fn remove_rank_range(&mut self, start: usize, end: usize, mut f: impl FnMut(&[u8], f64)) {
+        let end = end.min(self.len());
+        if start >= end {
+            return;
+        }
+        match self {
+            ZSet::Pack(p) => p.remove_rank_range(start, end, |s, m| f(m, s)),
+            ZSet::Skip(b) => {
+                let Big { dict, list } = &mut **b;
+                list.remove_rank_range(start, end, |s, m| {
+                    dict.remove_value(m);
+                    f(m, s);
+                });
+            }
+        }
+    }
+
+    /// One ZSCAN step: a listpack is returned whole with cursor 0, as Redis does; a skiplist
+    /// walks its dict with Redis's reverse-binary cursor.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        match self {
+            ZSet::Pack(_) => {
+                self.for_each(f);
+                0
+            }
+            ZSet::Skip(b) => b.dict.scan(cursor, |m, s| f(m, *s)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: Limits = Limits { max_entries: 4, max_value: 8 };
+
+    fn members(z: &ZSet) -> Vec<String> {
+        let mut v = Vec::new();
+        z.for_each(|m, _| v.push(String::from_utf8(m.to_vec()).unwrap()));
+        v
+    }
+
+    #[test]
+    fn converts_past_either_limit_and_agrees_across_encodings() {
+        let mut z = ZSet::default();
+        for (i, m) in ["d", "c", "b", "a"].iter().enumerate() {
+            z.insert_new(m.as_bytes(), i as f64, SMALL);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        let pack = z.clone();
+        z.insert_new(b"e", 1.5, SMALL);
+        assert_eq!(z.encoding(), "skiplist");
+        assert_eq!(members(&z), ["d", "c", "e", "b", "a"]);
+        assert!(z.remove(b"e"));
+        assert_eq!(z.encoding(), "skiplist", "never converts back");
+        assert_ne!(z, pack, "encodings differ");
+        assert_eq!(members(&z), members(&pack));
+        for zz in [&z, &pack] {
+            assert_eq!(zz.rank(b"b"), Some((2, 2.0)));
+            assert_eq!(zz.count_while(|s, _| s < 2.0), 2);
+            let mut rev = Vec::new();
+            zz.range(1, 3, true, |m, _| rev.push(m.to_vec()));
+            assert_eq!(rev, [b"b".to_vec(), b"c".to_vec()]);
+        }
+        let mut long = ZSet::default();
+        long.insert_new(b"123456789", 1.0, SMALL);
+        assert_eq!(long.encoding(), "skiplist");
+    }
+
+    #[test]
+    fn update_and_remove_range_keep_dict_in_step() {
+        let mut z = ZSet::default();
+        for i in 0..10 {
+            z.insert_new(format!("m{i}").as_bytes(), i as f64, SMALL);
+        }
+        z.update(b"m0", 0.0, 100.0);
+        assert_eq!(z.rank(b"m0"), Some((9, 100.0)));
+        let mut gone = 0;
+        z.remove_rank_range(0, 3, |_, _| gone += 1);
+        assert_eq!(gone, 3);
+        assert_eq!(z.score(b"m1"), None);
+        assert_eq!(z.len(), 7);
+        let mut cursor = 0;
+        let mut seen = 0;
+        loop {
+            cursor = z.scan(cursor, |_, _| seen += 1);
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen, 7);
     }
 }
