@@ -71,6 +71,8 @@ fn quit(c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
 
 /// RESET: back to a fresh connection's state (db 0, RESP2, no name, not authenticated).
 fn reset(c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
+    c.multi = None;
+    forget_watches(c);
     c.select(0);
     c.resp3 = false;
     out.resp3 = false;
@@ -79,6 +81,25 @@ fn reset(c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
     c.authenticated = c.core.config.borrow().requirepass.is_empty();
     out.simple("RESET");
     Ok(())
+}
+
+/// RESET's UNWATCH: the registries of other cores are told by a task of its own, since
+/// RESET answers at once.
+fn forget_watches(c: &mut Client) {
+    let id = c.id();
+    let core = c.core.clone();
+    let shards = std::mem::take(&mut c.watching);
+    c.watched.clear();
+    if shards.is_empty() {
+        return;
+    }
+    glommio::spawn_local(async move {
+        for shard in shards {
+            crate::dispatch::invoke_on(&core, shard, 0, move |c| c.shard.borrow_mut().watch.unwatch(id))
+                .await;
+        }
+    })
+    .detach();
 }
 
 fn check_password(c: &mut Client, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {

@@ -312,6 +312,7 @@ fn move_cmd(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     }
     if let Some(entry) = ctx.db().remove(key) {
         ctx.shard.dbs[dst].insert(key, entry);
+        ctx.shard.watch.touch(dst, key);
     }
     out.int(1);
     Ok(())
@@ -525,6 +526,7 @@ fn copy(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 /// `ERR no such key`). A key whose TTL has passed is deleted and counts as missing.
 pub fn take_for_move(ctx: &mut Ctx, key: &[u8]) -> Option<Entry> {
     ctx.lookup_quiet(key)?;
+    ctx.touch_watched(key);
     ctx.db().remove(key)
 }
 
@@ -544,6 +546,7 @@ pub fn put_moved(ctx: &mut Ctx, key: &[u8], entry: Entry, replace: bool) -> bool
     if ctx.lookup_quiet(key).is_some() && !replace {
         return false;
     }
+    ctx.touch_watched(key);
     ctx.db().insert(key, entry);
     true
 }
@@ -551,6 +554,7 @@ pub fn put_moved(ctx: &mut Ctx, key: &[u8], entry: Entry, replace: bool) -> bool
 /// Writes back a key changed by a command that ran on gathered copies (see
 /// `dispatch::coord`): stores its new value and expiry, or deletes it.
 pub fn write_back(ctx: &mut Ctx, key: &[u8], state: Option<(Value, u64)>) {
+    ctx.touch_watched(key);
     match state {
         Some((value, expire)) => {
             let mut entry = ctx.new_entry(value);
@@ -586,14 +590,26 @@ fn check_flush_args(args: Args) -> CmdResult {
 /// `FLUSHDB [ASYNC | SYNC]`: empties the selected db on this shard.
 fn flushdb(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     check_flush_args(args)?;
+    touch_existing_watched(ctx, ctx.db);
     ctx.db().clear();
     out.ok();
     Ok(())
 }
 
+/// Tells WATCH that every live watched key of `db` is about to go (FLUSHDB, FLUSHALL).
+fn touch_existing_watched(ctx: &mut Ctx, db: usize) {
+    let now = ctx.now_ms;
+    let shard = &mut *ctx.shard;
+    let (dbs, watch) = (&shard.dbs, &mut shard.watch);
+    watch.touch_db(db, |k| dbs[db].peek(k, now).is_some());
+}
+
 /// `FLUSHALL [ASYNC | SYNC]`: empties every db on this shard.
 fn flushall(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     check_flush_args(args)?;
+    for db in 0..ctx.shard.dbs.len() {
+        touch_existing_watched(ctx, db);
+    }
     for db in &mut ctx.shard.dbs {
         db.clear();
     }
@@ -625,6 +641,13 @@ fn swapdb(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     let a = parse_i32(args.get(1), Some("ERR invalid first DB index"))?;
     let b = parse_i32(args.get(2), Some("ERR invalid second DB index"))?;
     let (a, b) = (db_in_range(ctx, a)?, db_in_range(ctx, b)?);
+    // A watched key changes when it is live in either database (stale keys do not count).
+    let now = ctx.now_ms;
+    let shard = &mut *ctx.shard;
+    for (this, other) in [(a, b), (b, a)] {
+        let (dbs, watch) = (&shard.dbs, &mut shard.watch);
+        watch.touch_db(this, |k| dbs[this].peek(k, now).is_some() || dbs[other].peek(k, now).is_some());
+    }
     ctx.shard.dbs.swap(a, b);
     out.ok();
     Ok(())

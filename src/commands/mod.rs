@@ -11,6 +11,7 @@ pub mod server;
 pub mod set;
 pub mod sorted_set;
 pub mod string;
+pub mod transactions;
 
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
@@ -148,6 +149,10 @@ pub enum Special {
     Gather,
     ClientPause,
     ClientUnpause,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 #[derive(Clone, Copy)]
@@ -275,6 +280,7 @@ pub fn table() -> &'static [Command] {
             hash::COMMANDS,
             set::COMMANDS,
             sorted_set::COMMANDS,
+            transactions::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
             meta::COMMANDS,

@@ -126,6 +126,23 @@ pub async fn run_special(
             Ok(())
         }
         Special::Shutdown => shutdown(args),
+        Special::Exec => {
+            crate::tx::multi::exec(core, client, out).await;
+            Ok(())
+        }
+        Special::Discard => {
+            crate::tx::multi::discard(core, client, out).await;
+            Ok(())
+        }
+        Special::Watch => {
+            crate::tx::multi::watch(core, client, args, out).await;
+            Ok(())
+        }
+        Special::Unwatch => {
+            crate::tx::multi::unwatch_all(core, client).await;
+            out.ok();
+            Ok(())
+        }
         _ => Err(CmdError::msg("ERR unsupported")),
     };
     if let Err(e) = result {

@@ -93,7 +93,7 @@ pub fn single_shard(core: &Core, cmd_index: usize, args: Args) -> Option<usize> 
     Some(shard.unwrap_or(core.id))
 }
 
-fn group_keys(core: &Core, cmd_index: usize, args: Args) -> BTreeMap<usize, Vec<usize>> {
+pub fn group_keys(core: &Core, cmd_index: usize, args: Args) -> BTreeMap<usize, Vec<usize>> {
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for i in table()[cmd_index].keys(args) {
         groups.entry(key_shard(args.get(i), core.shards)).or_default().push(i);

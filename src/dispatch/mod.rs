@@ -42,7 +42,11 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
         let mut shard = core.shard.borrow_mut();
         let config = core.config.borrow();
         let mut ctx = Ctx { shard: &mut shard, db, now_ms: core.now_ms.get(), config: &config };
-        f(&mut ctx, args, out)
+        if cmd.flags & WRITE != 0 && !ctx.shard.watch.is_empty() {
+            run_watched(&mut ctx, cmd, f, args, out)
+        } else {
+            f(&mut ctx, args, out)
+        }
     };
     let usec = cycles::micros_since(start);
     let mut stats = core.stats.borrow_mut();
@@ -56,6 +60,42 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
         core.count_error(&text);
         out.error(&text);
     }
+}
+
+/// Runs a write command while some keys of this shard are WATCHed, telling WATCH about the
+/// watched keys it changed. A key counts as changed when its value or expiry differs after
+/// the command, or when the command succeeded with a reply that reports a change (Redis
+/// signals SET of the same value, INCRBY 0 or APPEND of nothing as modifications too; a null,
+/// `:0` or an error reports none).
+fn run_watched(
+    ctx: &mut Ctx,
+    cmd: &crate::commands::Command,
+    f: crate::commands::ShardFn,
+    args: Args,
+    out: &mut Out,
+) -> crate::error::CmdResult {
+    let db = ctx.db;
+    let now = ctx.now_ms;
+    let watched: Vec<(&[u8], Option<(crate::shard::Value, u64)>)> = cmd
+        .keys(args)
+        .map(|i| args.get(i))
+        .filter(|k| ctx.shard.watch.is_watched(db, k))
+        .map(|k| (k, ctx.shard.dbs[db].peek(k, now).map(|e| (e.value.clone(), e.expire_at_ms))))
+        .collect();
+    let mark = out.buf.len();
+    let result = f(ctx, args, out);
+    if watched.is_empty() {
+        return result;
+    }
+    let reply = &out.buf[mark..];
+    let reports_change = result.is_ok() && !matches!(reply, b"$-1\r\n" | b"*-1\r\n" | b"_\r\n" | b":0\r\n");
+    for (key, before) in watched {
+        let after = ctx.shard.dbs[db].peek(key, now).map(|e| (e.value.clone(), e.expire_at_ms));
+        if reports_change || after != before {
+            ctx.shard.watch.touch(db, key);
+        }
+    }
+    result
 }
 
 /// The intents a plain command would need to run as a transaction of its own.

@@ -68,6 +68,11 @@ pub struct Client {
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     pub skip_next_reply: bool,
     pub core: Rc<crate::server::core::Core>,
+    /// Commands queued since MULTI.
+    pub multi: Option<crate::tx::multi::Queued>,
+    /// WATCHed keys (db, key), and the shards they live on.
+    pub watched: Vec<(usize, Vec<u8>)>,
+    pub watching: Vec<usize>,
 }
 
 impl Client {

@@ -8,6 +8,7 @@ use crate::resp::{Out, Parsed, Parser};
 use crate::server::client::{Client, ClientInfo};
 use crate::server::core::{CONNECTED_CLIENTS, Core};
 use crate::server::reactor::{self, Registration};
+use crate::tx::multi;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
@@ -69,8 +70,12 @@ pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
         reply_off: false,
         skip_next_reply: false,
         core: core.clone(),
+        multi: None,
+        watched: Vec::new(),
+        watching: Vec::new(),
     };
     let _ = run(&core, &mut client, &reg).await;
+    crate::tx::multi::unwatch_all(&core, &mut client).await;
     core.clients.borrow_mut().remove(&info.id);
     drop(reg);
     unsafe { libc::close(fd) };
@@ -268,20 +273,30 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
     let cmd_index = match commands::lookup(args) {
         Ok(i) => i,
         Err(e) => {
-            reject(core, pipe, out, e, None);
+            reject(core, client, pipe, out, e, None);
             return Step::Done;
         }
     };
     let cmd = &table()[cmd_index];
     if !cmd.arity_ok(args.len()) {
-        reject(core, pipe, out, CmdError::WrongArity(cmd.name.into()), Some(cmd_index));
+        reject(core, client, pipe, out, CmdError::WrongArity(cmd.name.into()), Some(cmd_index));
         return Step::Done;
     }
     if !client.authenticated && cmd.flags & commands::NOAUTH == 0 {
-        reject(core, pipe, out, CmdError::NoAuth, Some(cmd_index));
+        reject(core, client, pipe, out, CmdError::NoAuth, Some(cmd_index));
         return Step::Done;
     }
     client.info.last_cmd.set(cmd.name);
+    if client.multi.is_some() && !multi::runs_immediately(cmd.name) {
+        if multi::refused_in_multi(cmd.name) {
+            let e = CmdError::msg("ERR Command not allowed inside a transaction");
+            reject(core, client, pipe, out, e, Some(cmd_index));
+        } else if let Some(queued) = client.multi.as_mut() {
+            queued.cmds.push((cmd_index, OwnedArgs::from_slices(args.iter())));
+            pipe.local_reply(out, |o| o.simple("QUEUED"));
+        }
+        return Step::Done;
+    }
     let defer = || Step::Defer(cmd_index, OwnedArgs::from_slices(args.iter()));
     if core.paused_for(cmd) {
         return defer();
@@ -331,7 +346,18 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
     }
 }
 
-fn reject(core: &Core, pipe: &mut Pipeline, out: &mut Out, e: CmdError, cmd: Option<usize>) {
+/// Answers a command refused before it ran; inside MULTI the refusal also dooms the EXEC.
+fn reject(
+    core: &Core,
+    client: &mut Client,
+    pipe: &mut Pipeline,
+    out: &mut Out,
+    e: CmdError,
+    cmd: Option<usize>,
+) {
+    if let Some(queued) = client.multi.as_mut() {
+        queued.failed = true;
+    }
     let text = e.to_string();
     core.count_error(&text);
     if let Some(i) = cmd {

@@ -24,6 +24,8 @@ pub struct Shard {
     pub rng: u64,
     /// Seconds since the server started, for access times (IDLETIME).
     pub started: std::time::Instant,
+    /// Keys clients WATCH on this shard.
+    pub watch: crate::tx::watch::Registry,
 }
 
 impl Shard {
@@ -34,6 +36,7 @@ impl Shard {
             stats: ShardStats::default(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1),
             started: std::time::Instant::now(),
+            watch: Default::default(),
         }
     }
 
@@ -112,6 +115,12 @@ impl Ctx<'_> {
     pub fn lookup_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now_ms;
         self.shard.dbs[self.db].lookup(key, now)
+    }
+
+    /// Tells WATCH that `key` changed (for changes made outside a command's own run).
+    pub fn touch_watched(&mut self, key: &[u8]) {
+        let db = self.db;
+        self.shard.watch.touch(db, key);
     }
 
     pub fn new_entry(&self, value: Value) -> Entry {

@@ -49,7 +49,9 @@
 //! queued one is never refused.
 
 pub mod coordinator;
+pub mod multi;
 pub mod queue;
+pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

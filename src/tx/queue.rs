@@ -117,6 +117,13 @@ impl TxQueue {
         }
     }
 
+    /// Waits until `tx` may run a hop here, if it is scheduled here at all.
+    pub async fn until_runnable_if_scheduled(&self, tx: TxId) {
+        if self.queue.borrow().contains_key(&tx) {
+            self.until_runnable(tx).await;
+        }
+    }
+
     /// Waits until `tx` may run a hop here.
     pub fn until_runnable(&self, tx: TxId) -> UntilRunnable<'_> {
         UntilRunnable { queue: self, tx }
