@@ -292,8 +292,7 @@ pub async fn run_cross(
     }
 }
 
-/// A key's value and absolute expiry, or None when it does not exist.
-type KeyState = Option<(crate::shard::Value, u64)>;
+use super::KeyState;
 
 /// Runs a multi-key command whose keys span shards: copies of its keys, taken at one moment
 /// inside one transaction, are put in a scratch shard where the command's own function runs;

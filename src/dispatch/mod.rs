@@ -62,6 +62,9 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
     }
 }
 
+/// A key's value and absolute expiry, or None when it does not exist.
+pub type KeyState = Option<(crate::shard::Value, u64)>;
+
 /// Runs a write command while some keys of this shard are WATCHed, telling WATCH about the
 /// watched keys it changed. A key counts as changed when its value or expiry differs after
 /// the command, or when the command succeeded with a reply that reports a change (Redis
@@ -76,7 +79,7 @@ fn run_watched(
 ) -> crate::error::CmdResult {
     let db = ctx.db;
     let now = ctx.now_ms;
-    let watched: Vec<(&[u8], Option<(crate::shard::Value, u64)>)> = cmd
+    let watched: Vec<(&[u8], KeyState)> = cmd
         .keys(args)
         .map(|i| args.get(i))
         .filter(|k| ctx.shard.watch.is_watched(db, k))
