@@ -28,7 +28,7 @@ pub const COMMANDS: &[Command] = &[
     cmd("client|pause", -3, 0, Exec::Special(Special::ClientPause)),
     cmd("client|unpause", 2, 0, Exec::Special(Special::ClientUnpause)),
     cmd("client|reply", 3, 0, Exec::Conn(client_reply)),
-    cmd("client|unblock", -3, 0, Exec::Conn(client_unblock)),
+    cmd("client|unblock", -3, 0, Exec::Special(Special::ClientUnblock)),
 ];
 
 const fn cmd(name: &'static str, arity: i32, flags: u32, exec: Exec) -> Command {
@@ -279,17 +279,17 @@ fn client_reply(c: &mut Client, args: Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: no command blocks yet, so nothing is unblocked.
-fn client_unblock(_c: &mut Client, args: Args, out: &mut Out) -> CmdResult {
-    parse_int(args.get(2))?;
+/// CLIENT UNBLOCK's arguments: the client id, and 2 to unblock with an error, else 1.
+pub fn parse_client_unblock(args: Args) -> CmdResult<(u64, u8)> {
+    let id = parse_int(args.get(2))?;
     if args.len() == 4 && !eq_ic(args.get(3), "timeout") && !eq_ic(args.get(3), "error") {
         return Err(CmdError::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
     }
     if args.len() > 4 {
         return Err(CmdError::Syntax);
     }
-    out.int(0);
-    Ok(())
+    let how = if args.len() == 4 && eq_ic(args.get(3), "error") { 2 } else { 1 };
+    Ok((id as u64, how))
 }
 
 /// CLIENT HELP

@@ -546,15 +546,14 @@ pub fn put_moved(ctx: &mut Ctx, key: &[u8], entry: Entry, replace: bool) -> bool
     if ctx.lookup_quiet(key).is_some() && !replace {
         return false;
     }
-    ctx.touch_watched(key);
     ctx.db().insert(key, entry);
+    ctx.touch_watched(key);
     true
 }
 
 /// Writes back a key changed by a command that ran on gathered copies (see
 /// `dispatch::coord`): stores its new value and expiry, or deletes it.
 pub fn write_back(ctx: &mut Ctx, key: &[u8], state: Option<(Value, u64)>) {
-    ctx.touch_watched(key);
     match state {
         Some((value, expire)) => {
             let mut entry = ctx.new_entry(value);
@@ -565,6 +564,7 @@ pub fn write_back(ctx: &mut Ctx, key: &[u8], state: Option<(Value, u64)>) {
             ctx.db().remove(key);
         }
     }
+    ctx.touch_watched(key);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -649,6 +649,13 @@ fn swapdb(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
         watch.touch_db(this, |k| dbs[this].peek(k, now).is_some() || dbs[other].peek(k, now).is_some());
     }
     ctx.shard.dbs.swap(a, b);
+    // Clients blocked in either database may find their keys ready now.
+    for db in [a, b] {
+        for key in ctx.shard.blocked.keys_in(db) {
+            let t = ctx.shard.dbs[db].peek(&key, now).map(|e| e.value.type_name());
+            ctx.shard.blocked.signal(db, &key, t);
+        }
+    }
     out.ok();
     Ok(())
 }

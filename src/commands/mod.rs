@@ -149,6 +149,7 @@ pub enum Special {
     Gather,
     ClientPause,
     ClientUnpause,
+    ClientUnblock,
     Exec,
     Discard,
     Watch,

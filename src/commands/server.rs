@@ -91,6 +91,24 @@ fn config_help(_c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: ends the wait of a client blocked in a
+/// blocking command, on whichever core it lives.
+async fn client_unblock(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
+    let (id, how) = crate::commands::connection::parse_client_unblock(args)?;
+    let found = invoke_all(core, move |c| {
+        let state = c.blocked.borrow().get(&id).cloned();
+        state
+            .map(|s| {
+                s.unblock.set(how);
+                s.wake();
+            })
+            .is_some()
+    })
+    .await;
+    out.int(found.contains(&true) as i64);
+    Ok(())
+}
+
 /// Runs a `Special` command from the connection's core.
 pub async fn run_special(
     core: &Rc<Core>,
@@ -126,6 +144,7 @@ pub async fn run_special(
             Ok(())
         }
         Special::Shutdown => shutdown(args),
+        Special::ClientUnblock => client_unblock(core, args, out).await,
         Special::Exec => {
             crate::tx::multi::exec(core, client, out).await;
             Ok(())

@@ -37,6 +37,22 @@ pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: &
             core.pause.get().map(|(until, _)| until.saturating_duration_since(std::time::Instant::now()));
         glommio::timer::sleep(left.unwrap_or_default().min(std::time::Duration::from_millis(10))).await;
     }
+    if cmd.flags & commands::BLOCKING != 0 {
+        crate::tx::blocking::run(core, client, cmd_index, a, out).await;
+    } else {
+        run_unblocked(core, client, cmd_index, a, out).await;
+    }
+}
+
+/// Runs a command once, without blocking (a blocking command makes its one attempt).
+pub async fn run_unblocked(
+    core: &Rc<Core>,
+    client: &mut Client,
+    cmd_index: usize,
+    a: Args<'_>,
+    out: &mut Out,
+) {
+    let cmd = &table()[cmd_index];
     match cmd.exec {
         Exec::Shard(_) => match single_shard(core, cmd_index, a) {
             Some(shard) => run_on_shard(core, shard, client, cmd_index, a, out).await,

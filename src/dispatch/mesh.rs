@@ -70,6 +70,8 @@ pub enum ReqBody {
     },
     /// Conclude the transaction here, releasing its intents; not answered.
     Conclude,
+    /// Wake this core's blocked client with this id (a key it waits on is ready); not answered.
+    Wake(u64),
     /// Run a function on the core (as a hop of `Request::tx` when that is not 0).
     Call(RemoteFn),
 }

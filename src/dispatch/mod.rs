@@ -31,7 +31,7 @@ use std::rc::Rc;
 
 /// Runs one shard-side command against this core's shard, writing its reply (or error) to
 /// `out`. The caller has made sure no transaction is in its way (see `admitted`).
-pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mut Out) {
+pub fn exec_local(core: &Rc<Core>, cmd_index: usize, db: usize, args: Args, out: &mut Out) {
     let cmd = &table()[cmd_index];
     let f = match cmd.exec {
         Exec::Shard(f) | Exec::Multi(f, _) | Exec::AllShards(f, _) | Exec::Cross(f, _) => f,
@@ -42,12 +42,17 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
         let mut shard = core.shard.borrow_mut();
         let config = core.config.borrow();
         let mut ctx = Ctx { shard: &mut shard, db, now_ms: core.now_ms.get(), config: &config };
-        if cmd.flags & WRITE != 0 && !ctx.shard.watch.is_empty() {
+        let result = if cmd.flags & WRITE != 0 && !ctx.shard.watch.is_empty() {
             run_watched(&mut ctx, cmd, f, args, out)
         } else {
             f(&mut ctx, args, out)
+        };
+        if cmd.flags & WRITE != 0 && !ctx.shard.blocked.is_empty() {
+            signal_blocked(&mut ctx, cmd, args);
         }
+        result
     };
+    core.send_wakes();
     let usec = cycles::micros_since(start);
     let mut stats = core.stats.borrow_mut();
     let stat = &mut stats.cmd[cmd_index];
@@ -59,6 +64,18 @@ pub fn exec_local(core: &Core, cmd_index: usize, db: usize, args: Args, out: &mu
         let text = e.to_string();
         core.count_error(&text);
         out.error(&text);
+    }
+}
+
+/// Tells clients blocked on the keys of a write command that a key may be ready.
+fn signal_blocked(ctx: &mut Ctx, cmd: &crate::commands::Command, args: Args) {
+    let (db, now) = (ctx.db, ctx.now_ms);
+    for i in cmd.keys(args) {
+        let key = args.get(i);
+        if ctx.shard.blocked.is_waited_on(db, key) {
+            let t = ctx.shard.dbs[db].peek(key, now).map(|e| e.value.type_name());
+            ctx.shard.blocked.signal(db, key, t);
+        }
     }
 }
 
@@ -160,7 +177,7 @@ fn batch_command(batch: &Batch, at: usize, i: usize) -> (usize, Args<'_>) {
 /// Runs a batch's commands from `from` on, stopping before the first that is not admitted
 /// (when `check`). Returns where it stopped: (command index, argument offset).
 fn run_batch_part(
-    core: &Core,
+    core: &Rc<Core>,
     batch: &Batch,
     (mut i, mut at): (usize, usize),
     check: bool,
@@ -235,7 +252,7 @@ fn batch_transaction(core: &Core, batch: &Batch) -> Option<TxId> {
 
 /// Runs a batch at once when nothing can be in its way: its transaction may run here, or no
 /// transaction is scheduled here at all (the common case). None when it has to wait.
-fn run_batch_now(core: &Core, tx: TxId, batch: &Batch) -> Option<RespBody> {
+fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<RespBody> {
     let free = if tx != 0 { core.txq.runnable(tx) } else { core.txq.is_idle() };
     if !free {
         return None;
@@ -272,15 +289,18 @@ pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
             core.mesh.reply(from, Response { id, body: RespBody::Scheduled(ok) });
         }
         ReqBody::Conclude => core.txq.conclude(tx),
+        ReqBody::Wake(client) => core.wake_client(client),
         ReqBody::Call(f) => {
             if tx == 0 || core.txq.runnable(tx) {
                 let value = f(core);
+                core.send_wakes();
                 core.mesh.reply(from, Response { id, body: RespBody::Value(value) });
             } else {
                 let core = core.clone();
                 glommio::spawn_local(async move {
                     core.txq.until_runnable(tx).await;
                     let value = f(&core);
+                    core.send_wakes();
                     core.mesh.reply(from, Response { id, body: RespBody::Value(value) });
                 })
                 .detach();
@@ -321,7 +341,9 @@ pub async fn invoke_on<T: Send + 'static>(
         if tx != 0 {
             core.txq.until_runnable(tx).await;
         }
-        return f(core);
+        let value = f(core);
+        core.send_wakes();
+        return value;
     }
     let boxed: mesh::RemoteFn = Box::new(move |c| Box::new(f(c)));
     match core.mesh.call(shard, tx, ReqBody::Call(boxed)).await {

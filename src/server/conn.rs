@@ -298,7 +298,7 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
         return Step::Done;
     }
     let defer = || Step::Defer(cmd_index, OwnedArgs::from_slices(args.iter()));
-    if core.paused_for(cmd) {
+    if core.paused_for(cmd) || cmd.flags & commands::BLOCKING != 0 {
         return defer();
     }
     match cmd.exec {

@@ -54,6 +54,8 @@ pub struct Core {
     /// The command clock: unix ms as of the batch of input being processed (refreshed once
     /// per read, as Redis caches its clock per event-loop turn).
     pub now_ms: Cell<u64>,
+    /// Clients of this core blocked in a blocking command, by id.
+    pub blocked: RefCell<ahash::AHashMap<u64, Rc<crate::tx::blocking::BlockState>>>,
     /// CLIENT PAUSE: until when, and whether only writes are held back.
     pub pause: Cell<Option<(std::time::Instant, bool)>>,
 }
@@ -83,6 +85,7 @@ impl Core {
             started_unix,
             started_unix_ms: Cell::new(crate::shard::now_ms()),
             pause: Cell::new(None),
+            blocked: RefCell::new(Default::default()),
             now_ms: Cell::new(crate::shard::now_ms()),
         }
     }
@@ -92,6 +95,45 @@ impl Core {
         let k = self.next_client.get();
         self.next_client.set(k + 1);
         k * self.shards as u64 + self.id as u64 + 1
+    }
+
+    pub fn block_client(&self, id: u64) -> Rc<crate::tx::blocking::BlockState> {
+        self.blocked.borrow_mut().entry(id).or_default().clone()
+    }
+
+    pub fn unblock_client(&self, id: u64) {
+        self.blocked.borrow_mut().remove(&id);
+    }
+
+    /// Wakes a blocked client of this core (a key it waits on became ready).
+    pub fn wake_client(&self, id: u64) {
+        let state = self.blocked.borrow().get(&id).cloned();
+        if let Some(state) = state {
+            state.wake();
+        }
+    }
+
+    /// Delivers the wake-ups the shard collected: to clients here directly, to clients of
+    /// other cores by a message (sent from a task, since this runs in the middle of work).
+    pub fn send_wakes(self: &Rc<Self>) {
+        let wakes = {
+            let mut shard = self.shard.borrow_mut();
+            if shard.blocked.wakes.is_empty() {
+                return;
+            }
+            std::mem::take(&mut shard.blocked.wakes)
+        };
+        for (core, client) in wakes {
+            if core == self.id {
+                self.wake_client(client);
+            } else {
+                let me = self.clone();
+                glommio::spawn_local(async move {
+                    me.mesh.notify(core, 0, crate::dispatch::mesh::ReqBody::Wake(client)).await;
+                })
+                .detach();
+            }
+        }
     }
 
     /// Whether CLIENT PAUSE holds `cmd` back right now (CLIENT UNPAUSE never is).

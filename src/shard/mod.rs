@@ -26,6 +26,8 @@ pub struct Shard {
     pub started: std::time::Instant,
     /// Keys clients WATCH on this shard.
     pub watch: crate::tx::watch::Registry,
+    /// Clients blocked on keys of this shard (BLPOP...).
+    pub blocked: crate::tx::blocking::Registry,
 }
 
 impl Shard {
@@ -37,6 +39,7 @@ impl Shard {
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1),
             started: std::time::Instant::now(),
             watch: Default::default(),
+            blocked: Default::default(),
         }
     }
 
@@ -121,6 +124,11 @@ impl Ctx<'_> {
     pub fn touch_watched(&mut self, key: &[u8]) {
         let db = self.db;
         self.shard.watch.touch(db, key);
+        if !self.shard.blocked.is_empty() {
+            let now = self.now_ms;
+            let t = self.shard.dbs[db].peek(key, now).map(|e| e.value.type_name());
+            self.shard.blocked.signal(db, key, t);
+        }
     }
 
     pub fn new_entry(&self, value: Value) -> Entry {

@@ -48,6 +48,7 @@
 //! retry takes a fresh id larger than every id handed out before, and an id larger than every
 //! queued one is never refused.
 
+pub mod blocking;
 pub mod coordinator;
 pub mod multi;
 pub mod queue;
