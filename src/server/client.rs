@@ -73,6 +73,8 @@ pub struct Client {
     /// WATCHed keys (db, key), and the shards they live on.
     pub watched: Vec<(usize, Vec<u8>)>,
     pub watching: Vec<usize>,
+    /// The connection's socket registration, watched for a hangup while the client blocks.
+    pub socket: Option<Rc<crate::server::reactor::Registration>>,
 }
 
 impl Client {

@@ -32,7 +32,7 @@ enum Step {
 
 pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
     let reg = match core.reactor.register(fd) {
-        Ok(r) => r,
+        Ok(r) => Rc::new(r),
         Err(_) => {
             unsafe { libc::close(fd) };
             CONNECTED_CLIENTS.fetch_sub(1, Ordering::Relaxed);
@@ -73,9 +73,11 @@ pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
         multi: None,
         watched: Vec::new(),
         watching: Vec::new(),
+        socket: Some(reg.clone()),
     };
     let _ = run(&core, &mut client, &reg).await;
     crate::tx::multi::unwatch_all(&core, &mut client).await;
+    drop(client);
     core.clients.borrow_mut().remove(&info.id);
     drop(reg);
     unsafe { libc::close(fd) };

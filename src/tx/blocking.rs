@@ -129,7 +129,7 @@ pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: A
         if !is_null(&reply.buf) {
             break;
         }
-        let outcome = state.wait(&client.info, deadline).await;
+        let outcome = state.wait(&client.info, client.socket.as_deref(), deadline).await;
         if outcome != Wake::Woken {
             reply.buf.clear();
             match outcome {
@@ -227,7 +227,12 @@ impl BlockState {
         }
     }
 
-    async fn wait(&self, info: &crate::server::client::ClientInfo, deadline: Option<Instant>) -> Wake {
+    async fn wait(
+        &self,
+        info: &crate::server::client::ClientInfo,
+        socket: Option<&crate::server::reactor::Registration>,
+        deadline: Option<Instant>,
+    ) -> Wake {
         let timer = async {
             match deadline {
                 Some(d) => glommio::timer::sleep(d.saturating_duration_since(Instant::now())).await,
@@ -251,6 +256,30 @@ impl BlockState {
             *info.kill_waker.borrow_mut() = Some(cx.waker().clone());
             std::task::Poll::Pending
         });
-        futures_lite::future::or(signal, timer).await
+        let hangup = async {
+            match socket {
+                Some(reg) => hangup(reg).await,
+                None => std::future::pending().await,
+            }
+        };
+        futures_lite::future::or(signal, futures_lite::future::or(timer, hangup)).await
+    }
+}
+
+/// Resolves when the blocked client's peer closes the connection. Input that arrives while
+/// blocked (a pipelined next command) stays unread until the block ends, as in Redis; then a
+/// hangup cannot be seen before it, so this waits forever.
+async fn hangup(reg: &crate::server::reactor::Registration) -> Wake {
+    loop {
+        reg.readable().await;
+        let mut byte = [0u8; 1];
+        let n = unsafe { libc::recv(reg.fd, byte.as_mut_ptr().cast(), 1, libc::MSG_PEEK) };
+        if n > 0 {
+            return std::future::pending().await;
+        }
+        let again = n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
+        if !again {
+            return Wake::Killed;
+        }
     }
 }
