@@ -5,6 +5,7 @@ pub mod dict;
 pub mod glob;
 pub mod hash;
 pub mod list;
+pub mod listpack;
 pub mod long_double;
 pub mod set;
 pub mod zset;
