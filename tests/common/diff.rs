@@ -259,4 +259,3 @@ pub fn run_diff_on(
         panic!("{msg}");
     }
 }
-
