@@ -113,7 +113,7 @@ fn hmset(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 }
 
 fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> CmdResult<usize> {
-    if args.len().is_multiple_of(2) {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(name.into()));
     }
     let limits = limits(ctx);
@@ -131,13 +131,11 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> CmdResult<usize> {
 
 /// `HSETNX key field value`
 ///
-/// :1 if the field was set, :0 if it already existed.
+/// :1 if the field was set, :0 if it already existed (and then nothing converts, as in 7.0).
 fn hsetnx(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     let limits = limits(ctx);
     let (field, value) = (args.get(2), args.get(3));
     let hash = write_or_create(ctx, args.get(1))?;
-    // The conversion check comes first, so a long value converts even when nothing is set.
-    hash.prepare_write(field, value, limits);
     let set = !hash.contains(field);
     if set {
         hash.set(field, value, limits);
