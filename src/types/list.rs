@@ -93,6 +93,10 @@ impl List {
             _ => {
                 let mut n = Listpack::new();
                 n.push_back(v);
+                // Most lists have one node: room for exactly one, not the deque's default four.
+                if self.nodes.capacity() == 0 {
+                    self.nodes.reserve_exact(1);
+                }
                 match end {
                     End::Head => self.nodes.push_front(n),
                     End::Tail => self.nodes.push_back(n),
