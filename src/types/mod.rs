@@ -6,6 +6,7 @@ pub mod glob;
 pub mod hash;
 pub mod intset;
 pub mod list;
+pub mod listpack;
 pub mod long_double;
 pub mod set;
 pub mod zpack;

@@ -1,0 +1,523 @@
+//! A listpack: a sequence of byte strings packed into one contiguous buffer, as Redis's
+//! `listpack.c` lays them out, so small lists and hashes cost about what they cost in Redis.
+//!
+//! Each entry is `header payload backlen`:
+//! - the header says what follows: an integer of 7, 13, 16, 24, 32 or 64 bits (strings that
+//!   are canonical decimal integers are stored as integers), or a string of 6-, 12- or 32-bit
+//!   length followed by its bytes;
+//! - `backlen` is the size of `header payload` in 1 to 5 bytes of 7 bits, readable from its
+//!   last byte backwards, so the list can be walked from either end.
+//!
+//! Redis's 6-byte total/count header and the end byte are not stored: the buffer's length is
+//! the `Vec`'s and the count is a field. Positions are byte offsets of entries; an offset equal
+//! to `bytes()` is the end.
+
+use crate::resp::parse::parse_i64;
+
+/// One element as stored: integers are given back as numbers, so no formatting is paid for
+/// unless the caller wants the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elem<'a> {
+    Int(i64),
+    Str(&'a [u8]),
+}
+
+impl<'a> Elem<'a> {
+    /// The element's bytes; integers are formatted into `tmp`.
+    pub fn bytes<'t>(&self, tmp: &'t mut [u8; 24]) -> &'t [u8]
+    where
+        'a: 't,
+    {
+        match *self {
+            Elem::Str(s) => s,
+            Elem::Int(i) => {
+                let n = crate::resp::write::format_i64(tmp, i);
+                &tmp[..n]
+            }
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut tmp = [0u8; 24];
+        self.bytes(&mut tmp).to_vec()
+    }
+
+    /// Whether the element equals `b`, which the caller may have pre-parsed as `b_int`.
+    pub fn eq_bytes(&self, b: &[u8], b_int: Option<i64>) -> bool {
+        match *self {
+            Elem::Str(s) => s == b,
+            Elem::Int(i) => b_int == Some(i),
+        }
+    }
+
+    /// Length in bytes of the element's string form.
+    pub fn len(&self) -> usize {
+        match *self {
+            Elem::Str(s) => s.len(),
+            Elem::Int(i) => {
+                let mut tmp = [0u8; 24];
+                crate::resp::write::format_i64(&mut tmp, i)
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A string as the listpack stores it: an integer if it is one in canonical form.
+pub fn as_int(b: &[u8]) -> Option<i64> {
+    if b.len() <= 20 { parse_i64(b) } else { None }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listpack {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+const STR6: u8 = 0x80;
+const INT13: u8 = 0xC0;
+const STR12: u8 = 0xE0;
+const STR32: u8 = 0xF0;
+const INT16: u8 = 0xF1;
+const INT24: u8 = 0xF2;
+const INT32: u8 = 0xF3;
+const INT64: u8 = 0xF4;
+
+/// Encodes `v` (header and payload, no backlen) into `out`; returns its length.
+fn encode<'v>(v: &'v [u8], out: &mut [u8; 9]) -> (usize, Option<&'v [u8]>) {
+    if let Some(i) = as_int(v) {
+        let n = if (0..=127).contains(&i) {
+            out[0] = i as u8;
+            1
+        } else if (-4096..=4095).contains(&i) {
+            let u = (i as u16) & 0x1FFF;
+            out[0] = INT13 | (u >> 8) as u8;
+            out[1] = u as u8;
+            2
+        } else if (-32768..=32767).contains(&i) {
+            out[0] = INT16;
+            out[1..3].copy_from_slice(&(i as i16).to_le_bytes());
+            3
+        } else if (-(1 << 23)..(1 << 23)).contains(&i) {
+            out[0] = INT24;
+            out[1..4].copy_from_slice(&(i as i32).to_le_bytes()[..3]);
+            4
+        } else if (i32::MIN as i64..=i32::MAX as i64).contains(&i) {
+            out[0] = INT32;
+            out[1..5].copy_from_slice(&(i as i32).to_le_bytes());
+            5
+        } else {
+            out[0] = INT64;
+            out[1..9].copy_from_slice(&i.to_le_bytes());
+            9
+        };
+        return (n, None);
+    }
+    let len = v.len();
+    let n = if len < 64 {
+        out[0] = STR6 | len as u8;
+        1
+    } else if len < 4096 {
+        out[0] = STR12 | (len >> 8) as u8;
+        out[1] = len as u8;
+        2
+    } else {
+        out[0] = STR32;
+        out[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+        5
+    };
+    (n, Some(v))
+}
+
+/// Bytes the backlen of an entry of `l` bytes takes.
+fn backlen_size(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
+        _ => 5,
+    }
+}
+
+fn push_backlen(out: &mut Vec<u8>, l: usize) {
+    let n = backlen_size(l);
+    for k in (0..n).rev() {
+        let part = ((l >> (7 * k)) & 127) as u8;
+        // Every byte but the first (lowest address) carries the "more before me" bit.
+        out.push(if k == n - 1 { part } else { part | 128 });
+    }
+}
+
+/// Size of the whole entry (header, payload, backlen) that `v` becomes.
+pub fn entry_size(v: &[u8]) -> usize {
+    let mut hdr = [0u8; 9];
+    let (n, payload) = encode(v, &mut hdr);
+    let l = n + payload.map_or(0, <[u8]>::len);
+    l + backlen_size(l)
+}
+
+fn encode_entry(v: &[u8], out: &mut Vec<u8>) {
+    let mut hdr = [0u8; 9];
+    let (n, payload) = encode(v, &mut hdr);
+    out.extend_from_slice(&hdr[..n]);
+    let mut l = n;
+    if let Some(p) = payload {
+        out.extend_from_slice(p);
+        l += p.len();
+    }
+    push_backlen(out, l);
+}
+
+impl Listpack {
+    pub fn new() -> Listpack {
+        Listpack::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes of encoded entries.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Decodes the entry at `off`: (element, offset of the next entry).
+    pub fn get(&self, off: usize) -> (Elem<'_>, usize) {
+        let b = &self.buf;
+        let h = b[off];
+        let (elem, l) = if h < 0x80 {
+            (Elem::Int(h as i64), 1)
+        } else if h & 0xC0 == STR6 {
+            let len = (h & 0x3F) as usize;
+            (Elem::Str(&b[off + 1..off + 1 + len]), 1 + len)
+        } else if h & 0xE0 == INT13 {
+            let u = (((h & 0x1F) as u16) << 8) | b[off + 1] as u16;
+            // Sign-extend 13 bits.
+            let v = ((u << 3) as i16 >> 3) as i64;
+            (Elem::Int(v), 2)
+        } else if h & 0xF0 == STR12 {
+            let len = (((h & 0x0F) as usize) << 8) | b[off + 1] as usize;
+            (Elem::Str(&b[off + 2..off + 2 + len]), 2 + len)
+        } else {
+            match h {
+                STR32 => {
+                    let len = u32::from_le_bytes(b[off + 1..off + 5].try_into().unwrap()) as usize;
+                    (Elem::Str(&b[off + 5..off + 5 + len]), 5 + len)
+                }
+                INT16 => (Elem::Int(i16::from_le_bytes([b[off + 1], b[off + 2]]) as i64), 3),
+                INT24 => {
+                    let v = i32::from_le_bytes([0, b[off + 1], b[off + 2], b[off + 3]]) >> 8;
+                    (Elem::Int(v as i64), 4)
+                }
+                INT32 => (Elem::Int(i32::from_le_bytes(b[off + 1..off + 5].try_into().unwrap()) as i64), 5),
+                INT64 => (Elem::Int(i64::from_le_bytes(b[off + 1..off + 9].try_into().unwrap())), 9),
+                _ => unreachable!("corrupt listpack header {h:#x}"),
+            }
+        };
+        (elem, off + l + backlen_size(l))
+    }
+
+    /// Offset of the entry after the one at `off`.
+    pub fn next(&self, off: usize) -> usize {
+        self.get(off).1
+    }
+
+    /// Offset of the entry before the one that starts at (or the end at) `off`; None at 0.
+    pub fn prev(&self, off: usize) -> Option<usize> {
+        if off == 0 {
+            return None;
+        }
+        let mut pos = off - 1;
+        let mut l = 0usize;
+        let mut shift = 0;
+        loop {
+            let b = self.buf[pos];
+            l |= ((b & 127) as usize) << shift;
+            if b & 128 == 0 {
+                break;
+            }
+            shift += 7;
+            pos -= 1;
+        }
+        Some(pos - l)
+    }
+
+    pub fn first(&self) -> Option<usize> {
+        (!self.is_empty()).then_some(0)
+    }
+
+    pub fn last(&self) -> Option<usize> {
+        self.prev(self.buf.len())
+    }
+
+    /// Offset of the entry at `index` (0-based; the caller checks it is in range), walking
+    /// from whichever end is nearer.
+    pub fn seek(&self, index: usize) -> usize {
+        debug_assert!(index < self.len());
+        if index <= self.len() / 2 {
+            let mut off = 0;
+            for _ in 0..index {
+                off = self.next(off);
+            }
+            off
+        } else {
+            let mut off = self.buf.len();
+            for _ in index..self.len() {
+                off = self.prev(off).expect("index in range");
+            }
+            off
+        }
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { lp: self, off: 0 }
+    }
+
+    /// Entries from the last to the first.
+    pub fn iter_rev(&self) -> RevIter<'_> {
+        RevIter { lp: self, off: self.buf.len() }
+    }
+
+    /// Grows the buffer for `extra` more bytes with at most 1/8 slack, so a listpack stays
+    /// close to its encoded size (Redis reallocs to the exact size).
+    fn reserve(&mut self, extra: usize) {
+        let need = self.buf.len() + extra;
+        if need > self.buf.capacity() {
+            let target = need + need / 8;
+            self.buf.reserve_exact(target - self.buf.len());
+        }
+    }
+
+    pub fn push_back(&mut self, v: &[u8]) {
+        self.reserve(entry_size(v));
+        encode_entry(v, &mut self.buf);
+        self.count += 1;
+    }
+
+    pub fn push_front(&mut self, v: &[u8]) {
+        self.insert_at(0, v);
+    }
+
+    /// Inserts `v` as a new entry starting at `off` (before the entry there).
+    pub fn insert_at(&mut self, off: usize, v: &[u8]) {
+        if off == self.buf.len() {
+            return self.push_back(v);
+        }
+        let size = entry_size(v);
+        self.reserve(size);
+        let old_len = self.buf.len();
+        self.buf.resize(old_len + size, 0);
+        self.buf.copy_within(off..old_len, off + size);
+        let mut e = Vec::with_capacity(size);
+        encode_entry(v, &mut e);
+        self.buf[off..off + size].copy_from_slice(&e);
+        self.count += 1;
+    }
+
+    /// Removes `n` entries starting at `off`; returns the offset where the next entry now is.
+    pub fn delete_range(&mut self, off: usize, n: usize) -> usize {
+        let mut end = off;
+        for _ in 0..n {
+            end = self.next(end);
+        }
+        self.buf.drain(off..end);
+        self.count -= n as u32;
+        self.shrink_if_slack();
+        off
+    }
+
+    pub fn delete(&mut self, off: usize) -> usize {
+        self.delete_range(off, 1)
+    }
+
+    /// Replaces the entry at `off` with `v`; returns the offset after the new entry.
+    pub fn replace(&mut self, off: usize, v: &[u8]) -> usize {
+        let end = self.next(off);
+        let mut e = Vec::with_capacity(entry_size(v));
+        encode_entry(v, &mut e);
+        let new_end = off + e.len();
+        self.buf.splice(off..end, e);
+        new_end
+    }
+
+    /// Keeps only the entries for which `keep` is true, in one pass.
+    pub fn retain(&mut self, mut keep: impl FnMut(Elem<'_>) -> bool) -> usize {
+        let mut out = Vec::with_capacity(self.buf.len());
+        let mut removed = 0;
+        let mut off = 0;
+        while off < self.buf.len() {
+            let (e, next) = self.get(off);
+            if keep(e) {
+                out.extend_from_slice(&self.buf[off..next]);
+            } else {
+                removed += 1;
+            }
+            off = next;
+        }
+        if removed > 0 {
+            out.shrink_to_fit();
+            self.buf = out;
+            self.count -= removed as u32;
+        }
+        removed
+    }
+
+    /// Appends the raw entries of `other` after this one's.
+    pub fn append(&mut self, other: &Listpack) {
+        self.reserve(other.buf.len());
+        self.buf.extend_from_slice(&other.buf);
+        self.count += other.count;
+    }
+
+    /// Splits off the entries from `index` on into a new listpack.
+    pub fn split_off(&mut self, index: usize) -> Listpack {
+        let off = if index == self.len() { self.buf.len() } else { self.seek(index) };
+        let tail = Listpack { buf: self.buf[off..].to_vec(), count: self.count - index as u32 };
+        self.buf.truncate(off);
+        self.buf.shrink_to_fit();
+        self.count = index as u32;
+        tail
+    }
+
+    fn shrink_if_slack(&mut self) {
+        if self.buf.capacity() > 64 && self.buf.capacity() > self.buf.len() * 2 {
+            self.buf.shrink_to(self.buf.len() + self.buf.len() / 8);
+        }
+    }
+}
+
+pub struct Iter<'a> {
+    lp: &'a Listpack,
+    off: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Elem<'a>;
+    fn next(&mut self) -> Option<Elem<'a>> {
+        if self.off >= self.lp.buf.len() {
+            return None;
+        }
+        let (e, next) = self.lp.get(self.off);
+        self.off = next;
+        Some(e)
+    }
+}
+
+pub struct RevIter<'a> {
+    lp: &'a Listpack,
+    off: usize,
+}
+
+impl<'a> Iterator for RevIter<'a> {
+    type Item = Elem<'a>;
+    fn next(&mut self) -> Option<Elem<'a>> {
+        let p = self.lp.prev(self.off)?;
+        self.off = p;
+        Some(self.lp.get(p).0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(lp: &Listpack) -> Vec<Vec<u8>> {
+        lp.iter().map(|e| e.to_vec()).collect()
+    }
+
+    #[test]
+    fn round_trips_every_encoding() {
+        let big = vec![b'x'; 5000];
+        let mid = vec![b'y'; 300];
+        let values: Vec<&[u8]> = vec![
+            b"0",
+            b"127",
+            b"128",
+            b"-1",
+            b"-4096",
+            b"4095",
+            b"4096",
+            b"-4097",
+            b"32767",
+            b"-32768",
+            b"32768",
+            b"8388607",
+            b"-8388608",
+            b"8388608",
+            b"2147483647",
+            b"-2147483648",
+            b"2147483648",
+            b"9223372036854775807",
+            b"-9223372036854775808",
+            b"9223372036854775808",
+            b"",
+            b"abc",
+            b"007",
+            b"-0",
+            b"+1",
+            b" 1",
+            &mid,
+            &big,
+        ];
+        let mut lp = Listpack::new();
+        for v in &values {
+            lp.push_back(v);
+        }
+        assert_eq!(lp.len(), values.len());
+        assert_eq!(all(&lp), values.iter().map(|v| v.to_vec()).collect::<Vec<_>>());
+        let rev: Vec<Vec<u8>> = lp.iter_rev().map(|e| e.to_vec()).collect();
+        assert_eq!(rev, values.iter().rev().map(|v| v.to_vec()).collect::<Vec<_>>());
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(lp.get(lp.seek(i)).0.to_vec(), v.to_vec(), "index {i}");
+        }
+        assert_eq!(lp.get(0).0, Elem::Int(0));
+        assert!(matches!(lp.get(lp.seek(21)).0, Elem::Str(b"abc")));
+    }
+
+    #[test]
+    fn small_entries_are_compact() {
+        assert_eq!(entry_size(b"5"), 2);
+        assert_eq!(entry_size(b"1000"), 3);
+        assert_eq!(entry_size(b"hello"), 7);
+        assert_eq!(entry_size(&[b'a'; 200]), 204);
+    }
+
+    #[test]
+    fn insert_delete_replace() {
+        let mut lp = Listpack::new();
+        for v in ["a", "b", "c"] {
+            lp.push_back(v.as_bytes());
+        }
+        lp.push_front(b"z");
+        let off = lp.seek(2);
+        lp.insert_at(off, b"12345");
+        assert_eq!(all(&lp), [&b"z"[..], b"a", b"12345", b"b", b"c"]);
+        let off = lp.seek(1);
+        lp.replace(off, &[b'q'; 200]);
+        assert_eq!(lp.get(lp.seek(1)).0.len(), 200);
+        let off = lp.seek(1);
+        lp.delete_range(off, 2);
+        assert_eq!(all(&lp), [&b"z"[..], b"b", b"c"]);
+        assert_eq!(lp.retain(|e| e != Elem::Str(b"b")), 1);
+        assert_eq!(all(&lp), [&b"z"[..], b"c"]);
+        let tail = lp.split_off(1);
+        assert_eq!(all(&lp), [&b"z"[..]]);
+        assert_eq!(all(&tail), [&b"c"[..]]);
+        lp.append(&tail);
+        assert_eq!(all(&lp), [&b"z"[..], b"c"]);
+        assert_eq!(lp.last().map(|o| lp.get(o).0), Some(Elem::Str(b"c")));
+    }
+}
