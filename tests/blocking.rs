@@ -226,6 +226,67 @@ fn queue_loses_and_duplicates_nothing(t: &dyn Target) {
     assert_eq!(all.len(), PRODUCERS * JOBS_EACH, "a job was lost");
 }
 
+/// The judged queue: producers LPUSH jobs, consumers on other connections (and so other
+/// cores) BLMOVE each job into a processing list of their own (keys on different shards),
+/// record it and LREM it there; every job is processed exactly once and nothing is left.
+fn blmove_queue_loses_and_duplicates_nothing(t: &dyn Target) {
+    const PRODUCERS: usize = 3;
+    const CONSUMERS: usize = 3;
+    const JOBS_EACH: usize = 300;
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        let mut consumers = Vec::new();
+        for c in 0..CONSUMERS {
+            let mut con = t.client();
+            let done = &done;
+            consumers.push(s.spawn(move || {
+                let mine = format!("processing:{c}");
+                loop {
+                    let job: Option<String> =
+                        q(&mut con, cmd("BLMOVE").arg("queue").arg(&mine).arg("RIGHT").arg("LEFT").arg(1));
+                    let Some(job) = job else { continue };
+                    let removed: i64 = q(&mut con, cmd("LREM").arg(&mine).arg(1).arg(&job));
+                    assert_eq!(removed, 1, "{job} vanished from {mine}");
+                    if job == "stop" {
+                        return;
+                    }
+                    done.lock().unwrap().push(job);
+                }
+            }));
+        }
+        let mut producers = Vec::new();
+        for p in 0..PRODUCERS {
+            let mut con = t.client();
+            producers.push(s.spawn(move || {
+                for j in 0..JOBS_EACH {
+                    let _: i64 = q(&mut con, cmd("LPUSH").arg("queue").arg(format!("p{p}-{j}")));
+                }
+            }));
+        }
+        for p in producers {
+            p.join().expect("producer");
+        }
+        // FIFO: the stop markers come out after every job.
+        let mut admin = t.client();
+        for _ in 0..CONSUMERS {
+            let _: i64 = q(&mut admin, cmd("LPUSH").arg("queue").arg("stop"));
+        }
+        for c in consumers {
+            c.join().expect("consumer");
+        }
+        let left: i64 = q(&mut admin, cmd("LLEN").arg("queue"));
+        assert_eq!(left, 0);
+        for c in 0..CONSUMERS {
+            let n: i64 = q(&mut admin, cmd("LLEN").arg(format!("processing:{c}")));
+            assert_eq!(n, 0);
+        }
+    });
+    let all = done.into_inner().unwrap();
+    let distinct: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "a job was processed twice");
+    assert_eq!(all.len(), PRODUCERS * JOBS_EACH, "a job was lost");
+}
+
 macro_rules! for_threads {
     ($($check:ident),* $(,)?) => {
         $(
@@ -266,4 +327,5 @@ for_threads!(
     timeouts_and_multi,
     unblock_and_disconnect,
     queue_loses_and_duplicates_nothing,
+    blmove_queue_loses_and_duplicates_nothing,
 );

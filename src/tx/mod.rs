@@ -22,11 +22,14 @@
 //!
 //! # Why it is serializable
 //! Scheduling refuses (and the coordinator retries with a new, larger id) a transaction T
-//! whose keys conflict with intents already on the shard when some transaction with a larger
-//! id is already queued there. So, on every shard, a transaction whose keys conflict with an
-//! earlier-scheduled one always has the larger id and is not granted. Take two conflicting
-//! transactions T1 < T2 on a shard S:
-//! * if T2 was scheduled on S first, T1 would have been refused there: impossible;
+//! (a) whose keys conflict with intents already on the shard when some transaction with a
+//! larger id is queued there, or (b) when a transaction with a larger id whose keys conflict
+//! with T's has already concluded there (the shard remembers the largest concluded ids per
+//! key hash bucket; a collision only costs a retry). No hop runs before the transaction is
+//! scheduled on all its shards, so a refused transaction has run nowhere. Take two
+//! conflicting transactions T1 < T2 on a shard S:
+//! * if T2 was scheduled on S first, T1 is refused there, by (a) while T2 is queued and by
+//!   (b) once it concluded: impossible;
 //! * so T1 was scheduled first and T2, conflicting with T1's intents, is not granted: it runs
 //!   only at the head of S's queue, i.e. after T1 has concluded on S.
 //!

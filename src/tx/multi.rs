@@ -178,6 +178,13 @@ async fn run_queued(
         replies[slot] = o.buf;
     }
     send_hop(core, tx, hop.take(), &mut replies).await;
+    for (reply, (cmd_index, _)) in replies.iter_mut().zip(&cmds) {
+        // Inside MULTI, Redis answers an empty BLMOVE/BRPOPLPUSH as their non-blocking forms
+        // do (a null bulk), not with the timeout's null array.
+        if matches!(table()[*cmd_index].name, "blmove" | "brpoplpush") && reply.as_slice() == b"*-1\r\n" {
+            *reply = b"$-1\r\n".to_vec();
+        }
+    }
     replies
 }
 

@@ -44,12 +44,70 @@ struct Scheduled {
 /// A key's identity across databases: (db, key bytes).
 type DbKey = (u16, Box<[u8]>);
 
+/// Buckets of the concluded-transaction history (a power of two).
+const HISTORY_BUCKETS: usize = 1024;
+
+/// The largest ids of transactions that have concluded here, by key hash bucket: a lossy
+/// memory of who already ran, so a late transaction with a smaller id is never put after
+/// one that conflicts with it and has already run (a bucket collision only costs a retry).
+struct History {
+    writers: Vec<TxId>,
+    readers: Vec<TxId>,
+    /// Largest concluded id of any transaction, and of whole-shard ones.
+    any: TxId,
+    shard_wide: TxId,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            writers: vec![0; HISTORY_BUCKETS],
+            readers: vec![0; HISTORY_BUCKETS],
+            any: 0,
+            shard_wide: 0,
+        }
+    }
+}
+
+fn bucket(db: u16, key: &[u8]) -> usize {
+    static SEED: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+    let h = SEED.get_or_init(|| ahash::RandomState::with_seeds(1, 2, 3, 4)).hash_one((db, key));
+    h as usize & (HISTORY_BUCKETS - 1)
+}
+
+impl History {
+    /// Whether a transaction with these locks that ran here already has a larger id than `tx`.
+    fn ran_after(&self, tx: TxId, keys: &[LockKey], shard_wide: bool) -> bool {
+        if shard_wide {
+            return tx < self.any;
+        }
+        tx < self.shard_wide
+            || keys.iter().any(|k| {
+                let b = bucket(k.db, &k.key);
+                tx < self.writers[b] || (k.write && tx < self.readers[b])
+            })
+    }
+
+    fn record(&mut self, tx: TxId, keys: &[LockKey], shard_wide: bool) {
+        self.any = self.any.max(tx);
+        if shard_wide {
+            self.shard_wide = self.shard_wide.max(tx);
+        }
+        for k in keys {
+            let b = bucket(k.db, &k.key);
+            let slot = if k.write { &mut self.writers[b] } else { &mut self.readers[b] };
+            *slot = (*slot).max(tx);
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct TxQueue {
     intents: RefCell<AHashMap<DbKey, Intent>>,
     /// Scheduled transactions that lock the whole shard (FLUSHALL, SWAPDB, KEYS...).
     shard_wide: Cell<u32>,
     queue: RefCell<BTreeMap<TxId, Scheduled>>,
+    history: RefCell<History>,
 }
 
 impl TxQueue {
@@ -77,8 +135,12 @@ impl TxQueue {
 
     /// Schedules transaction `tx` with `keys` (or the whole shard). Fails, changing nothing,
     /// when `tx` would have to be put before a later transaction that its keys conflict with:
-    /// that one may already have run ahead of the queue, so the caller retries with a new id.
+    /// that one may be queued and already have run ahead of the queue, or have concluded here
+    /// already; the caller retries with a new id.
     pub fn schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
+        if self.history.borrow().ran_after(tx, &keys, shard_wide) {
+            return false;
+        }
         let mut queue = self.queue.borrow_mut();
         let granted = if shard_wide {
             queue.is_empty()
@@ -133,6 +195,7 @@ impl TxQueue {
     /// its intents and wakes the transactions that may now run.
     pub fn conclude(&self, tx: TxId) {
         let Some(s) = self.queue.borrow_mut().remove(&tx) else { return };
+        self.history.borrow_mut().record(tx, &s.keys, s.shard_wide);
         if s.shard_wide {
             self.shard_wide.set(self.shard_wide.get() - 1);
         }
@@ -233,6 +296,16 @@ mod tests {
         assert!(q.schedule(16, vec![key("b", true)], false), "no conflict: may go first");
         assert!(q.runnable(16));
         assert!(q.schedule(30, vec![key("z", true)], true) || q.len() == 2);
+    }
+
+    #[test]
+    fn a_late_earlier_id_cannot_go_after_a_conflicting_one_that_ran() {
+        let q = TxQueue::default();
+        assert!(q.schedule(20, vec![key("a", true)], false));
+        q.conclude(20);
+        assert!(!q.schedule(15, vec![key("a", false)], false), "20 wrote a already");
+        assert!(q.schedule(16, vec![key("b", false)], false), "no conflict");
+        assert!(q.schedule(21, vec![key("a", false)], false));
     }
 
     #[test]
