@@ -21,11 +21,8 @@ fn cmd(name: &str) -> redis::Cmd {
     redis::cmd(name)
 }
 
-const BLOCKING: [&str; 8] =
-    ["blpop", "brpop", "blmove", "bzpopmin", "bzpopmax", "blmpop", "bzmpop", "brpoplpush"];
-
-/// Waits until `n` clients are blocked (CLIENT LIST shows a blocking command as their last),
-/// so a test never pushes before its waiters wait.
+/// Waits until `n` clients are blocked (INFO clients `blocked_clients`), so a test never
+/// pushes before its waiters wait.
 fn wait_blocked(con: &mut Connection, n: usize) {
     wait_blocked_until(con, |b| b >= n, n);
 }
@@ -33,14 +30,17 @@ fn wait_blocked(con: &mut Connection, n: usize) {
 fn wait_blocked_until(con: &mut Connection, done: impl Fn(usize) -> bool, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let list: String = q(con, cmd("CLIENT").arg("LIST"));
-        let blocked =
-            list.lines().filter(|l| BLOCKING.iter().any(|c| l.contains(&format!("cmd={c} ")))).count();
+        let info: String = q(con, cmd("INFO").arg("clients"));
+        let blocked: usize = info
+            .lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("INFO clients has blocked_clients");
         if done(blocked) {
             return;
         }
-        assert!(Instant::now() < deadline, "only {blocked} of {n} clients blocked:\n{list}");
-        std::thread::sleep(Duration::from_millis(5));
+        assert!(Instant::now() < deadline, "{blocked} clients blocked, waiting for {n}:\n{info}");
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

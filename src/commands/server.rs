@@ -445,6 +445,8 @@ struct CoreSnapshot {
     /// Per database: (keys, keys with a TTL).
     dbs: Vec<(usize, usize)>,
     clients: usize,
+    blocked: usize,
+    blocking_keys: usize,
 }
 
 async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
@@ -455,6 +457,8 @@ async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
             shard: shard.stats.clone(),
             dbs: shard.dbs.iter().map(|d| (d.len(), d.volatile.len())).collect(),
             clients: c.clients.borrow().len(),
+            blocked: c.blocked.borrow().values().filter(|b| b.waiting.get()).count(),
+            blocking_keys: shard.blocked.key_count(),
         }
     })
     .await;
@@ -537,8 +541,10 @@ fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String
     }
     if show("clients") {
         let clients: usize = snaps.iter().map(|s| s.clients).sum();
+        let blocked: usize = snaps.iter().map(|s| s.blocked).sum();
+        let blocking_keys: usize = snaps.iter().map(|s| s.blocking_keys).sum();
         sections.push(format!(
-            "# Clients\r\nconnected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\n",
+            "# Clients\r\nconnected_clients:{clients}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{blocked}\r\ntracking_clients:0\r\nclients_in_timeout_table:{blocked}\r\ntotal_blocking_keys:{blocking_keys}\r\n",
             cfg.maxclients
         ));
     }

@@ -71,6 +71,10 @@ impl Registry {
     }
 
     /// Keys with waiters in `db`, for SWAPDB's signals.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
     pub fn keys_in(&self, db: usize) -> Vec<Box<[u8]>> {
         self.keys.keys().filter(|(d, _)| *d as usize == db).map(|(_, k)| k.clone()).collect()
     }
@@ -129,6 +133,7 @@ pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: A
         if !is_null(&reply.buf) {
             break;
         }
+        state.waiting.set(true);
         let outcome = state.wait(&client.info, client.socket.as_deref(), deadline).await;
         if outcome != Wake::Woken {
             reply.buf.clear();
@@ -211,6 +216,8 @@ pub enum Wake {
 #[derive(Default)]
 pub struct BlockState {
     pub woken: std::cell::Cell<bool>,
+    /// Registered on all its keys and found nothing: what INFO counts as blocked.
+    pub waiting: std::cell::Cell<bool>,
     /// CLIENT UNBLOCK: 1 = as a timeout, 2 = with an error.
     pub unblock: std::cell::Cell<u8>,
     pub waker: std::cell::RefCell<Option<std::task::Waker>>,
