@@ -97,6 +97,12 @@ fn copies_across_dbs(_special: Special) -> bool {
 /// The one shard all of a command's keys live on (this core for keyless commands), or None.
 pub fn single_shard(core: &Core, cmd_index: usize, args: Args) -> Option<usize> {
     let cmd = &table()[cmd_index];
+    if matches!(cmd.exec, Exec::Cross(_, Special::Gather))
+        && core.shards > 1
+        && reads_undeclared_keys(cmd_index, args)
+    {
+        return None;
+    }
     let mut shard = None;
     for i in cmd.keys(args) {
         let s = key_shard(args.get(i), core.shards);
@@ -310,10 +316,26 @@ pub async fn run_cross(
 
 use super::KeyState;
 
+/// Whether a command reads keys that are not among its declared keys (SORT's BY and GET
+/// patterns): its transaction must then lock every shard whole.
+fn reads_undeclared_keys(cmd_index: usize, args: Args) -> bool {
+    let name = table()[cmd_index].name;
+    (name == "sort" || name == "sort_ro")
+        && args.iter().zip(args.iter().skip(1)).any(|(opt, val)| {
+            (commands::eq_ic(opt, "by") && !val.eq_ignore_ascii_case(b"nosort"))
+                || (commands::eq_ic(opt, "get") && val != b"#")
+        })
+}
+
+/// How many times a command may run again on a scratch shard after gathering the keys it
+/// looked up and missed (SORT: once for the patterns' keys).
+const GATHER_ROUNDS: usize = 3;
+
 /// Runs a multi-key command whose keys span shards: copies of its keys, taken at one moment
 /// inside one transaction, are put in a scratch shard where the command's own function runs;
 /// a writing command's changed keys are then written back to their shards in the same
-/// transaction.
+/// transaction. A command that reads keys it did not declare (SORT ... BY/GET) locks every
+/// shard and runs again with the keys it missed until it misses none.
 async fn gather_and_run(
     core: &Rc<Core>,
     client: &Client,
@@ -325,41 +347,49 @@ async fn gather_and_run(
     let groups = group_keys(core, cmd_index, args);
     let db = client.db;
     let writes = table()[cmd_index].flags & commands::WRITE != 0;
-    let fp = split_footprint(cmd_index, db, args, &groups);
+    let undeclared = reads_undeclared_keys(cmd_index, args);
+    let fp =
+        if undeclared { txc::all_shards(core.shards) } else { split_footprint(cmd_index, db, args, &groups) };
     let scope = Scope::enter(core, within, &fp).await;
     let tx = scope.tx;
-    let mut before: Vec<(usize, Vec<u8>, KeyState)> = Vec::new();
-    for (&shard, positions) in &groups {
-        let keys: Vec<Vec<u8>> = positions.iter().map(|&p| args.get(p).to_vec()).collect();
-        let found = invoke_on(core, shard, tx, move |c| {
-            with_ctx(c, db, |ctx| {
-                keys.into_iter()
-                    .map(|k| {
-                        let state = commands::generic::peek_for_copy(ctx, &k);
-                        (k, state)
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await;
-        before.extend(found.into_iter().map(|(k, state)| (shard, k, state)));
-    }
-    if !writes {
-        scope.end(core, &fp).await;
-    }
+    let declared = groups
+        .into_iter()
+        .map(|(shard, positions)| (shard, positions.iter().map(|&p| args.get(p).to_vec()).collect()))
+        .collect();
+    let mut before = gather_keys(core, tx, db, declared).await;
     let config = core.config.borrow().clone();
-    let mut scratch = crate::shard::Shard::new(core.id, db + 1);
-    let mut ctx = Ctx { shard: &mut scratch, db, now_ms: now_ms(), config: &config };
-    for (_, key, state) in &before {
-        if let Some((value, expire)) = state {
-            let mut entry = ctx.new_entry(value.clone());
-            entry.expire_at_ms = *expire;
-            ctx.db().insert(key, entry);
-        }
-    }
     let Exec::Cross(f, _) = table()[cmd_index].exec else { unreachable!("gather runs Cross commands") };
-    let result = f(&mut ctx, args, out);
+    let mut rounds = 0;
+    let (mut scratch, result) = loop {
+        let mut scratch = crate::shard::Shard::new(core.id, db + 1);
+        scratch.missed = undeclared.then(Vec::new);
+        let mut ctx = Ctx { shard: &mut scratch, db, now_ms: now_ms(), config: &config };
+        for (_, key, state) in &before {
+            if let Some((value, expire)) = state {
+                let mut entry = ctx.new_entry(value.clone());
+                entry.expire_at_ms = *expire;
+                ctx.db().insert(key, entry);
+            }
+        }
+        let mut attempt = Out::new(out.resp3);
+        let result = f(&mut ctx, args, &mut attempt);
+        let mut missed = scratch.missed.take().unwrap_or_default();
+        missed.retain(|k| !before.iter().any(|(_, b, _)| b == k));
+        missed.sort();
+        missed.dedup();
+        rounds += 1;
+        if missed.is_empty() || rounds == GATHER_ROUNDS {
+            out.raw(&attempt.buf);
+            break (scratch, result);
+        }
+        let mut more: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+        for k in missed {
+            more.entry(key_shard(&k, core.shards)).or_default().push(k);
+        }
+        before.extend(gather_keys(core, tx, db, more).await);
+    };
     if writes {
+        let mut ctx = Ctx { shard: &mut scratch, db, now_ms: now_ms(), config: &config };
         let mut changed: BTreeMap<usize, Vec<(Vec<u8>, KeyState)>> = BTreeMap::new();
         for (shard, key, state) in before {
             let after = ctx.lookup_quiet(&key).map(|e| (e.value.clone(), e.expire_at_ms));
@@ -377,9 +407,34 @@ async fn gather_and_run(
             })
             .await;
         }
-        scope.end(core, &fp).await;
     }
+    scope.end(core, &fp).await;
     result
+}
+
+/// Copies of keys (value and expiry, or absent), read on their shards inside `tx`.
+async fn gather_keys(
+    core: &Rc<Core>,
+    tx: TxId,
+    db: usize,
+    per_shard: BTreeMap<usize, Vec<Vec<u8>>>,
+) -> Vec<(usize, Vec<u8>, KeyState)> {
+    let mut found = Vec::new();
+    for (shard, keys) in per_shard {
+        let copies = invoke_on(core, shard, tx, move |c| {
+            with_ctx(c, db, |ctx| {
+                keys.into_iter()
+                    .map(|k| {
+                        let state = commands::generic::peek_for_copy(ctx, &k);
+                        (k, state)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await;
+        found.extend(copies.into_iter().map(|(k, state)| (shard, k, state)));
+    }
+    found
 }
 
 /// MSETNX across shards: check every key's absence and set them all within one transaction.

@@ -28,6 +28,9 @@ pub struct Shard {
     pub watch: crate::tx::watch::Registry,
     /// Clients blocked on keys of this shard (BLPOP...).
     pub blocked: crate::tx::blocking::Registry,
+    /// On a scratch shard only: the keys lookups did not find, which the coordinator then
+    /// gathers from their shards (SORT's BY and GET patterns).
+    pub missed: Option<Vec<Vec<u8>>>,
 }
 
 impl Shard {
@@ -40,6 +43,7 @@ impl Shard {
             started: std::time::Instant::now(),
             watch: Default::default(),
             blocked: Default::default(),
+            missed: None,
         }
     }
 
@@ -109,6 +113,9 @@ impl Ctx<'_> {
             }
             None => {
                 stats.keyspace_misses += 1;
+                if let Some(missed) = self.shard.missed.as_mut() {
+                    missed.push(key.to_vec());
+                }
                 None
             }
         }
@@ -117,6 +124,11 @@ impl Ctx<'_> {
     /// Looks up `key` without touching stats or access time (for writes and internal reads).
     pub fn lookup_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now_ms;
+        if let Some(missed) = self.shard.missed.as_mut()
+            && self.shard.dbs[self.db].peek(key, now).is_none()
+        {
+            missed.push(key.to_vec());
+        }
         self.shard.dbs[self.db].lookup(key, now)
     }
 
