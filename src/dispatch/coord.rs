@@ -318,7 +318,7 @@ use super::KeyState;
 
 /// Whether a command reads keys that are not among its declared keys (SORT's BY and GET
 /// patterns): its transaction must then lock every shard whole.
-fn reads_undeclared_keys(cmd_index: usize, args: Args) -> bool {
+pub fn reads_undeclared_keys(cmd_index: usize, args: Args) -> bool {
     let name = table()[cmd_index].name;
     (name == "sort" || name == "sort_ro")
         && args.iter().zip(args.iter().skip(1)).any(|(opt, val)| {

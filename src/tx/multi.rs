@@ -54,8 +54,13 @@ fn footprint(core: &Core, client: &Client, cmds: &[(usize, OwnedArgs)]) -> Footp
         let whole = match cmd.exec {
             Exec::Conn(_) => cmd.name == "select",
             Exec::AllShards(..) | Exec::Special(_) => true,
-            // MOVE and COPY ... DB touch a key of another database.
-            _ => cmd.name == "move" || (cmd.name == "copy" && a.len() > 3),
+            // MOVE and COPY ... DB touch a key of another database; SORT ... BY/GET reads
+            // keys it does not declare.
+            _ => {
+                cmd.name == "move"
+                    || (cmd.name == "copy" && a.len() > 3)
+                    || coord::reads_undeclared_keys(*cmd_index, a)
+            }
         };
         if whole {
             return txc::all_shards(core.shards);
