@@ -41,8 +41,14 @@ struct Scheduled {
     waker: Option<Waker>,
 }
 
-/// A key's identity across databases: (db, key bytes).
-type DbKey = (u16, Box<[u8]>);
+/// A key's identity across databases: a 64-bit hash of (db, key). Two keys that collide
+/// share their intents, which can only make the queue more careful, never less.
+type DbKey = u64;
+
+fn key_hash(db: u16, key: &[u8]) -> DbKey {
+    static SEED: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+    SEED.get_or_init(|| ahash::RandomState::with_seeds(5, 6, 7, 8)).hash_one((db, key))
+}
 
 /// Buckets of the concluded-transaction history (a power of two).
 const HISTORY_BUCKETS: usize = 1024;
@@ -126,11 +132,7 @@ impl TxQueue {
             return false;
         }
         let intents = self.intents.borrow();
-        let mut probe = (db as u16, Box::<[u8]>::default());
-        keys.into_iter().all(|k| {
-            probe.1 = k.into();
-            intents.get(&probe).is_none_or(|i| i.admits(write))
-        })
+        keys.into_iter().all(|k| intents.get(&key_hash(db as u16, k)).is_none_or(|i| i.admits(write)))
     }
 
     /// Schedules transaction `tx` with `keys` (or the whole shard). Fails, changing nothing,
@@ -147,7 +149,7 @@ impl TxQueue {
         } else {
             let intents = self.intents.borrow();
             self.shard_wide.get() == 0
-                && keys.iter().all(|k| intents.get(&(k.db, k.key.clone())).is_none_or(|i| i.admits(k.write)))
+                && keys.iter().all(|k| intents.get(&key_hash(k.db, &k.key)).is_none_or(|i| i.admits(k.write)))
         };
         let tail = queue.keys().next_back().copied();
         if !granted && tail.is_some_and(|t| tx < t) {
@@ -158,7 +160,7 @@ impl TxQueue {
         }
         let mut intents = self.intents.borrow_mut();
         for k in &keys {
-            let i = intents.entry((k.db, k.key.clone())).or_default();
+            let i = intents.entry(key_hash(k.db, &k.key)).or_default();
             if k.write {
                 i.writers += 1;
             } else {
@@ -202,7 +204,7 @@ impl TxQueue {
         {
             let mut intents = self.intents.borrow_mut();
             for k in s.keys {
-                let id = (k.db, k.key);
+                let id = key_hash(k.db, &k.key);
                 if let Some(i) = intents.get_mut(&id) {
                     if k.write {
                         i.writers -= 1;
