@@ -127,10 +127,11 @@ measure_mem() {
   [ "$got" = "$n" ] || echo "   WARNING: $label $ds: $count = '$got', expected $n" >&2
   sleep 1 # let the servers finish incremental work before sampling
   u1=$(used_memory "$PORT"); r1=$(rss_bytes "$SERVER_PID")
-  MEM[$label,$ds,used]=$(awk -v a="$u0" -v b="$u1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
-  MEM[$label,$ds,rss]=$(awk -v a="$r0" -v b="$r1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
   echo "   $label $ds: used_memory $u0 -> $u1, rss $r0 -> $r1 ($n elements)" >&2
   stop_server "$SERVER_PID"
+  [ "$got" = "$n" ] || return 0 # the load failed: the row shows FAIL
+  MEM[$label,$ds,used]=$(awk -v a="$u0" -v b="$u1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
+  MEM[$label,$ds,rss]=$(awk -v a="$r0" -v b="$r1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
 }
 
 report_mem() {
