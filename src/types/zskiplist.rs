@@ -7,8 +7,10 @@
 //! Memory: each member is one allocation holding everything about it: the header (score,
 //! backward link, the index's chain link, lengths), its forward links, the spans of its upper
 //! levels and the member bytes. The index is intrusive (its buckets point at nodes, chained
-//! through `Node::chain`), so nothing is stored twice: about 60 bytes plus 8 per bucket for a
-//! short member, where Redis spends a dict entry, an sds and a skiplist node (~110).
+//! through `Node::chain`), so nothing is stored twice. For 1M members `member:N` that is 78
+//! bytes per member of RSS (a 53-byte level-1 node is one 64-byte glibc chunk; 8 per bucket),
+//! where Redis spends a dict entry, an sds and a skiplist node (117; the old dict + separate
+//! node layout here spent 125).
 //! Spans are `u32` (a sorted set cannot reach 4G members in memory), and the level-0 span,
 //! always 1, is not stored.
 //!
