@@ -1,24 +1,18 @@
 //! A sorted set: a `ZPack` (Redis's `listpack` encoding) while it has at most
 //! `zset-max-listpack-entries` members none longer than `zset-max-listpack-value`, else a
-//! skiplist with spans for order and rank plus a `Dict` from member to score (Redis's
-//! `skiplist` encoding). It never converts back on shrink, as Redis.
+//! `SkipList`: a skiplist with spans for order and rank whose nodes are also indexed by
+//! member (Redis's `skiplist` encoding). It never converts back on shrink, as Redis.
 //!
 //! Every positional query is phrased as ranks: a score or lex range becomes "how many leading
 //! elements are below the range" (`count_while`, O(log n) on the skiplist), so ZCOUNT,
 //! ZRANGEBYSCORE, ZREMRANGEBYLEX... all share `range` and `remove_rank_range`.
 
-use super::dict::Dict;
 use super::zpack::ZPack;
 use super::zskiplist::SkipList;
 
 pub enum ZSet {
     Pack(ZPack),
-    Skip(Box<Big>),
-}
-
-pub struct Big {
-    dict: Dict<f64>,
-    list: SkipList,
+    Skip(Box<SkipList>),
 }
 
 /// The thresholds a write reads from the config.
@@ -48,13 +42,12 @@ impl Clone for ZSet {
     fn clone(&self) -> ZSet {
         match self {
             ZSet::Pack(p) => ZSet::Pack(p.clone()),
-            ZSet::Skip(b) => {
-                let mut big = Big { dict: Dict::new(), list: SkipList::new() };
-                for (m, s) in b.list.iter_from(0, false) {
-                    big.dict.insert_slice(m, s);
-                    big.list.insert(s, m);
+            ZSet::Skip(l) => {
+                let mut copy = SkipList::new();
+                for (m, s) in l.iter_from(0, false) {
+                    copy.insert(s, m);
                 }
-                ZSet::Skip(Box::new(big))
+                ZSet::Skip(Box::new(copy))
             }
         }
     }
@@ -76,7 +69,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match self {
             ZSet::Pack(p) => p.len(),
-            ZSet::Skip(b) => b.list.len(),
+            ZSet::Skip(l) => l.len(),
         }
     }
 
@@ -96,14 +89,14 @@ impl ZSet {
     pub fn heap_bytes(&self) -> usize {
         match self {
             ZSet::Pack(p) => p.heap_bytes(),
-            ZSet::Skip(b) => std::mem::size_of::<Big>() + b.dict.mem_usage_bytes() + b.list.heap_bytes(),
+            ZSet::Skip(l) => std::mem::size_of::<SkipList>() + l.heap_bytes(),
         }
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Pack(p) => p.find(member).map(|e| e.score),
-            ZSet::Skip(b) => b.dict.get(member).copied(),
+            ZSet::Skip(l) => l.score(member),
         }
     }
 
@@ -118,9 +111,8 @@ impl ZSet {
                 return;
             }
         }
-        if let ZSet::Skip(b) = self {
-            b.dict.insert_slice(member, score);
-            b.list.insert(score, member);
+        if let ZSet::Skip(l) = self {
+            l.insert(score, member);
         }
     }
 
@@ -134,24 +126,19 @@ impl ZSet {
                 p.remove(member);
                 p.insert(new, member);
             }
-            ZSet::Skip(b) => {
-                b.list.remove(old, member);
-                b.list.insert(new, member);
-                if let Some(s) = b.dict.get_mut(member) {
-                    *s = new;
-                }
+            ZSet::Skip(l) => {
+                l.set_score(member, new);
             }
         }
     }
 
     fn convert_to_skiplist(&mut self) {
         if let ZSet::Pack(p) = self {
-            let mut big = Big { dict: Dict::new(), list: SkipList::new() };
+            let mut list = SkipList::new();
             for e in p.iter() {
-                big.dict.insert_slice(e.member, e.score);
-                big.list.insert(e.score, e.member);
+                list.insert(e.score, e.member);
             }
-            *self = ZSet::Skip(Box::new(big));
+            *self = ZSet::Skip(Box::new(list));
         }
     }
 
@@ -159,10 +146,7 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
             ZSet::Pack(p) => p.remove(member).is_some(),
-            ZSet::Skip(b) => match b.dict.remove_value(member) {
-                Some(score) => b.list.remove(score, member),
-                None => false,
-            },
+            ZSet::Skip(l) => l.remove(member).is_some(),
         }
     }
 
@@ -172,10 +156,7 @@ impl ZSet {
             ZSet::Pack(p) => {
                 p.iter().enumerate().find(|(_, e)| e.member == member).map(|(i, e)| (i, e.score))
             }
-            ZSet::Skip(b) => {
-                let score = *b.dict.get(member)?;
-                Some((b.list.rank(score, member), score))
-            }
+            ZSet::Skip(l) => l.rank(member),
         }
     }
 
@@ -183,7 +164,7 @@ impl ZSet {
     pub fn count_while(&self, pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
         match self {
             ZSet::Pack(p) => p.count_while(pred),
-            ZSet::Skip(b) => b.list.count_while(pred),
+            ZSet::Skip(l) => l.count_while(pred),
         }
     }
 
@@ -203,8 +184,8 @@ impl ZSet {
                 items.into_iter().for_each(|(m, s)| f(m, s));
             }
             ZSet::Pack(p) => p.iter().skip(start).take(n).for_each(|e| f(e.member, e.score)),
-            ZSet::Skip(b) if rev => b.list.iter_from(end - 1, true).take(n).for_each(|(m, s)| f(m, s)),
-            ZSet::Skip(b) => b.list.iter_from(start, false).take(n).for_each(|(m, s)| f(m, s)),
+            ZSet::Skip(l) if rev => l.iter_from(end - 1, true).take(n).for_each(|(m, s)| f(m, s)),
+            ZSet::Skip(l) => l.iter_from(start, false).take(n).for_each(|(m, s)| f(m, s)),
         }
     }
 
@@ -221,25 +202,19 @@ impl ZSet {
         }
         match self {
             ZSet::Pack(p) => p.remove_rank_range(start, end, |s, m| f(m, s)),
-            ZSet::Skip(b) => {
-                let Big { dict, list } = &mut **b;
-                list.remove_rank_range(start, end, |s, m| {
-                    dict.remove_value(m);
-                    f(m, s);
-                });
-            }
+            ZSet::Skip(l) => l.remove_rank_range(start, end, |s, m| f(m, s)),
         }
     }
 
     /// One ZSCAN step: a listpack is returned whole with cursor 0, as Redis does; a skiplist
-    /// walks its dict with Redis's reverse-binary cursor.
-    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], f64)) -> u64 {
+    /// walks its member index with Redis's reverse-binary cursor.
+    pub fn scan(&self, cursor: u64, f: impl FnMut(&[u8], f64)) -> u64 {
         match self {
             ZSet::Pack(_) => {
                 self.for_each(f);
                 0
             }
-            ZSet::Skip(b) => b.dict.scan(cursor, |m, s| f(m, *s)),
+            ZSet::Skip(l) => l.scan(cursor, f),
         }
     }
 }
@@ -284,7 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn update_and_remove_range_keep_dict_in_step() {
+    fn update_and_remove_range_keep_index_in_step() {
         let mut z = ZSet::default();
         for i in 0..10 {
             z.insert_new(format!("m{i}").as_bytes(), i as f64, SMALL);
