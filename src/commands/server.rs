@@ -447,6 +447,9 @@ struct CoreSnapshot {
     clients: usize,
     blocked: usize,
     blocking_keys: usize,
+    /// Transaction scheduling attempts taken and refused on this shard.
+    tx_scheduled: u64,
+    tx_refused: u64,
 }
 
 async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
@@ -459,6 +462,8 @@ async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
             clients: c.clients.borrow().len(),
             blocked: c.blocked.borrow().values().filter(|b| b.waiting.get()).count(),
             blocking_keys: shard.blocked.key_count(),
+            tx_scheduled: c.txq.scheduled.get(),
+            tx_refused: c.txq.refused.get(),
         }
     })
     .await;
@@ -566,7 +571,7 @@ fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String
     }
     if show("stats") {
         sections.push(format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands_processed}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands_processed}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntx_scheduled:{}\r\ntx_refused:{}\r\n",
             total.connections_received,
             total.net_input_bytes,
             total.net_output_bytes,
@@ -575,6 +580,8 @@ fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String
             shard.keyspace_hits,
             shard.keyspace_misses,
             total.total_error_replies,
+            snaps.iter().map(|s| s.tx_scheduled).sum::<u64>(),
+            snaps.iter().map(|s| s.tx_refused).sum::<u64>(),
         ));
     }
     if show("replication") {

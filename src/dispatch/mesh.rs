@@ -16,6 +16,17 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+thread_local! {
+    /// Replies this core's tasks are waiting for: while any is outstanding, the socket loop
+    /// lets glommio poll its rings (where replies arrive) on every round.
+    static AWAITED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether a task on this core waits for a reply from another core.
+pub fn awaiting_replies() -> bool {
+    AWAITED.with(|a| a.get() > 0)
+}
+
 /// Messages in flight per direction before a sender waits.
 pub const CHANNEL_CAPACITY: usize = 4096;
 
@@ -230,6 +241,7 @@ impl Mesh {
         self.next_id.set(id);
         let slot = Rc::new(Slot::default());
         self.pending.borrow_mut()[peer].insert(id, slot.clone());
+        AWAITED.with(|a| a.set(a.get() + 1));
         self.send(peer, Request { id, tx, body }).await;
         ReplyFuture(slot)
     }
@@ -274,6 +286,7 @@ impl Mesh {
     pub fn complete(&self, peer: usize, resp: Response) {
         let slot = self.pending.borrow_mut()[peer].remove(&resp.id);
         if let Some(slot) = slot {
+            AWAITED.with(|a| a.set(a.get() - 1));
             *slot.value.borrow_mut() = Some(resp.body);
             if let Some(w) = slot.waker.borrow_mut().take() {
                 w.wake();

@@ -106,7 +106,7 @@ impl Reactor {
                 // timers) a turn only every REACTOR_TURN: the timer yield costs ~10% of a
                 // busy core when taken every round.
                 let now = Instant::now();
-                if now - last_reactor_turn >= REACTOR_TURN {
+                if now - last_reactor_turn >= REACTOR_TURN || crate::dispatch::mesh::awaiting_replies() {
                     last_reactor_turn = now;
                     yield_to_reactor().await;
                 } else {

@@ -114,6 +114,9 @@ pub struct TxQueue {
     shard_wide: Cell<u32>,
     queue: RefCell<BTreeMap<TxId, Scheduled>>,
     history: RefCell<History>,
+    /// Scheduling attempts taken and refused here (INFO stats).
+    pub scheduled: Cell<u64>,
+    pub refused: Cell<u64>,
 }
 
 impl TxQueue {
@@ -140,6 +143,13 @@ impl TxQueue {
     /// that one may be queued and already have run ahead of the queue, or have concluded here
     /// already; the caller retries with a new id.
     pub fn schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
+        let taken = self.try_schedule(tx, keys, shard_wide);
+        let counter = if taken { &self.scheduled } else { &self.refused };
+        counter.set(counter.get() + 1);
+        taken
+    }
+
+    fn try_schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
         if self.history.borrow().ran_after(tx, &keys, shard_wide) {
             return false;
         }
