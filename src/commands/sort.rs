@@ -97,7 +97,7 @@ struct Options<'a> {
     offset: i64,
     count: i64,
     by: Option<Pattern<'a>>,
-    /// A BY without `*` anywhere: the elements keep the key's order (sticky, as in Redis).
+    /// A BY without `*`: the elements keep the key's order (sticky, as in Redis).
     dont_sort: bool,
     gets: Vec<Pattern<'a>>,
     store: Option<&'a [u8]>,
@@ -134,7 +134,8 @@ fn parse_options(args: Args, readonly: bool) -> CmdResult<Options> {
             j += 1;
         } else if eq_ic(a, "by") && left >= 1 {
             let by = Pattern::parse(args.get(j + 1));
-            o.dont_sort |= matches!(by, Pattern::Constant);
+            // `#` has no `*` either: only a `*` makes BY sort.
+            o.dont_sort |= !matches!(by, Pattern::Key { .. });
             o.by = Some(by);
             j += 1;
         } else if eq_ic(a, "get") && left >= 1 {
