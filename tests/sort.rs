@@ -107,7 +107,10 @@ fn sort_script() -> Script {
          LRANGE {t}l 0 -1",
     );
     // Numbers as strtod reads them, and what it refuses.
-    s.xa(&[b"RPUSH", b"{t}w", b"", b" 5", b"0x10", b"1e5", b"-inf", b"inf", b"+3", b".5", b"5.", b"\t7", b"0X1p4"]);
+    s.xa(&[
+        b"RPUSH", b"{t}w", b"", b" 5", b"0x10", b"1e5", b"-inf", b"inf", b"+3", b".5", b"5.", b"\t7",
+        b"0X1p4",
+    ]);
     s.x("SORT {t}w").x("SORT {t}w DESC").x("SORT {t}w ALPHA");
     // (Out-of-range numbers are in `range_error_script`.)
     for bad in [&b"5 "[..], b"nan", b"1e", b"abc", b"0x", b" ", b"+"] {

@@ -282,17 +282,17 @@ fn load(ctx: &mut Ctx, key: &[u8], o: &Options, win: &mut (i64, i64), v: &mut Ve
     v.items.reserve_exact(n);
     let mut tmp = [0u8; 24];
     match value {
-        Some(Value::List(l)) if in_order => {
-            if end >= start {
-                let s = start as usize;
-                if o.desc {
-                    l.iter_rev_from(len - s - 1).take(n).for_each(|e| v.push(e.bytes(&mut tmp)));
-                } else {
-                    l.iter_from(s).take(n).for_each(|e| v.push(e.bytes(&mut tmp)));
-                }
-                *win = (0, end - start);
+        Some(Value::List(l)) if in_order && end >= start => {
+            let s = start as usize;
+            if o.desc {
+                l.iter_rev_from(len - s - 1).take(n).for_each(|e| v.push(e.bytes(&mut tmp)));
+            } else {
+                l.iter_from(s).take(n).for_each(|e| v.push(e.bytes(&mut tmp)));
             }
+            *win = (0, end - start);
         }
+        // An empty window over a list keeps its positions (Redis moves it only when loading).
+        Some(Value::List(_)) if in_order => {}
         Some(Value::List(l)) => l.iter().for_each(|e| v.push(e.bytes(&mut tmp))),
         Some(Value::Set(s)) => s.for_each(|m| v.push(m)),
         Some(Value::ZSet(z)) if in_order => {
@@ -651,7 +651,7 @@ mod tests {
             (b"-Infinity", f64::NEG_INFINITY),
             (b"inf", f64::INFINITY),
             (b"0e-500", 0.0),
-            (b"0x1p-1074", 4.9406564584124654e-324),
+            (b"0x1p-1074", f64::from_bits(1)),
             (b"2.2250738585072014e-308", 2.2250738585072014e-308),
             (b"3\0junk", 3.0),
         ];
