@@ -9,6 +9,7 @@ pub mod list;
 pub mod meta;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod sorted_set;
 pub mod string;
 pub mod transactions;
@@ -281,6 +282,7 @@ pub fn table() -> &'static [Command] {
             hash::COMMANDS,
             set::COMMANDS,
             sorted_set::COMMANDS,
+            sort::COMMANDS,
             transactions::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
