@@ -493,6 +493,9 @@ diff_tests! {
     subnormal_t4_resp3: subnormal_script, 4, true;
     patterns_t1_resp2: pattern_script, 1, false;
     patterns_t1_resp3: pattern_script, 1, true;
+    patterns_t4_resp2: pattern_script, 4, false;
+    patterns_t2_resp3: pattern_script, 2, true;
+    random_patterns_1_t4: random_local_1, 4, false;
     random_patterns_1_t1: random_local_1, 1, false;
     random_patterns_2_t1_resp3: random_local_2, 1, true;
     random_tagged_t1: random_tagged, 1, false;

@@ -156,6 +156,33 @@ fn multi_script() -> Script {
          RENAME nokey2 x
          MULTI
          PING
+         EXEC
+         RPUSH sl 3 1 2
+         WATCH sl
+         SORT sl
+         MULTI
+         PING
+         EXEC
+         WATCH sl
+         SORT sl STORE sl2
+         MULTI
+         PING
+         EXEC
+         WATCH sl2
+         SORT sl STORE sl2
+         MULTI
+         PING
+         EXEC
+         WATCH sl
+         LPUSH sl 9
+         MULTI
+         LRANGE sl 0 -1
+         EXEC
+         MULTI
+         LPUSH q a
+         BLPOP q 0
+         BLMOVE q q2 LEFT RIGHT 0
+         BRPOPLPUSH q q2 0
          EXEC",
     );
     s

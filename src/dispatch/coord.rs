@@ -360,7 +360,7 @@ async fn gather_and_run(
     let config = core.config.borrow().clone();
     let Exec::Cross(f, _) = table()[cmd_index].exec else { unreachable!("gather runs Cross commands") };
     let mut rounds = 0;
-    let (mut scratch, result) = loop {
+    let (mut scratch, (result, reports_change)) = loop {
         let mut scratch = crate::shard::Shard::new(core.id, db + 1);
         scratch.missed = undeclared.then(Vec::new);
         let mut ctx = Ctx { shard: &mut scratch, db, now_ms: now_ms(), config: &config };
@@ -380,7 +380,8 @@ async fn gather_and_run(
         rounds += 1;
         if missed.is_empty() || rounds == GATHER_ROUNDS {
             out.raw(&attempt.buf);
-            break (scratch, result);
+            let reports_change = result.is_ok() && super::reply_reports_change(&attempt.buf);
+            break (scratch, (result, reports_change));
         }
         let mut more: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
         for k in missed {
@@ -390,18 +391,28 @@ async fn gather_and_run(
     };
     if writes {
         let mut ctx = Ctx { shard: &mut scratch, db, now_ms: now_ms(), config: &config };
-        let mut changed: BTreeMap<usize, Vec<(Vec<u8>, KeyState)>> = BTreeMap::new();
+        // Keys the command reports it wrote stay "changed" for WATCH even when their value
+        // came out the same (as Redis signals them); SORT writes only its destination.
+        let cmd = &table()[cmd_index];
+        let written: Vec<&[u8]> =
+            cmd.keys(args).filter(|&i| !(cmd.name == "sort" && i == 1)).map(|i| args.get(i)).collect();
+        let mut changed: BTreeMap<usize, Vec<(Vec<u8>, Option<KeyState>)>> = BTreeMap::new();
         for (shard, key, state) in before {
             let after = ctx.lookup_quiet(&key).map(|e| (e.value.clone(), e.expire_at_ms));
             if after != state {
-                changed.entry(shard).or_default().push((key, after));
+                changed.entry(shard).or_default().push((key, Some(after)));
+            } else if reports_change && written.contains(&key.as_slice()) {
+                changed.entry(shard).or_default().push((key, None));
             }
         }
         for (shard, keys) in changed {
             invoke_on(core, shard, tx, move |c| {
                 with_ctx(c, db, |ctx| {
                     for (key, state) in keys {
-                        commands::generic::write_back(ctx, &key, state);
+                        match state {
+                            Some(state) => commands::generic::write_back(ctx, &key, state),
+                            None => ctx.touch_watched(&key),
+                        }
                     }
                 })
             })

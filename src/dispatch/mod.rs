@@ -67,6 +67,12 @@ pub fn exec_local(core: &Rc<Core>, cmd_index: usize, db: usize, args: Args, out:
     }
 }
 
+/// Whether a write command's successful reply says it changed something (a null or `:0`
+/// says it did not).
+pub fn reply_reports_change(reply: &[u8]) -> bool {
+    !matches!(reply, b"$-1\r\n" | b"*-1\r\n" | b"_\r\n" | b":0\r\n") && !reply.starts_with(b"-")
+}
+
 /// Tells clients blocked on the keys of a write command that a key may be ready.
 fn signal_blocked(ctx: &mut Ctx, cmd: &crate::commands::Command, args: Args) {
     let (db, now) = (ctx.db, ctx.now_ms);
@@ -96,8 +102,11 @@ fn run_watched(
 ) -> crate::error::CmdResult {
     let db = ctx.db;
     let now = ctx.now_ms;
+    // SORT writes only its STORE destination (a sorted set it re-encodes is not changed).
+    let skip_source = cmd.name == "sort";
     let watched: Vec<(&[u8], KeyState)> = cmd
         .keys(args)
+        .filter(|&i| !(skip_source && i == 1))
         .map(|i| args.get(i))
         .filter(|k| ctx.shard.watch.is_watched(db, k))
         .map(|k| (k, ctx.shard.dbs[db].peek(k, now).map(|e| (e.value.clone(), e.expire_at_ms))))
@@ -107,8 +116,7 @@ fn run_watched(
     if watched.is_empty() {
         return result;
     }
-    let reply = &out.buf[mark..];
-    let reports_change = result.is_ok() && !matches!(reply, b"$-1\r\n" | b"*-1\r\n" | b"_\r\n" | b":0\r\n");
+    let reports_change = result.is_ok() && reply_reports_change(&out.buf[mark..]);
     for (key, before) in watched {
         let after = ctx.shard.dbs[db].peek(key, now).map(|e| (e.value.clone(), e.expire_at_ms));
         if reports_change || after != before {
