@@ -396,7 +396,7 @@ async fn gather_and_run(
         let cmd = &table()[cmd_index];
         let written: Vec<&[u8]> =
             cmd.keys(args).filter(|&i| !(cmd.name == "sort" && i == 1)).map(|i| args.get(i)).collect();
-        let mut changed: BTreeMap<usize, Vec<(Vec<u8>, Option<KeyState>)>> = BTreeMap::new();
+        let mut changed: BTreeMap<usize, Vec<WriteBack>> = BTreeMap::new();
         for (shard, key, state) in before {
             let after = ctx.lookup_quiet(&key).map(|e| (e.value.clone(), e.expire_at_ms));
             if after != state {
@@ -422,6 +422,10 @@ async fn gather_and_run(
     scope.end(core, &fp).await;
     result
 }
+
+/// A key to write back after a gathered command: its new state, or None when only WATCH
+/// must hear of it.
+type WriteBack = (Vec<u8>, Option<KeyState>);
 
 /// Copies of keys (value and expiry, or absent), read on their shards inside `tx`.
 async fn gather_keys(
