@@ -131,7 +131,7 @@ fn command_locks(cmd_index: usize, db: usize, args: Args, locks: &mut Vec<LockKe
     let cmd = &table()[cmd_index];
     let write = cmd.flags & WRITE != 0;
     for i in cmd.keys(args) {
-        locks.push(LockKey { db: db as u16, key: args.get(i).into(), write });
+        locks.push(LockKey::new(db, args.get(i), write));
     }
     matches!(cmd.exec, Exec::AllShards(..))
 }

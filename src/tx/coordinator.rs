@@ -20,7 +20,7 @@ pub type Footprint = BTreeMap<usize, ShardLocks>;
 
 /// Adds `key` (in `db`) to the footprint on `shard`.
 pub fn add_key(fp: &mut Footprint, shard: usize, db: usize, key: &[u8], write: bool) {
-    fp.entry(shard).or_default().keys.push(LockKey { db: db as u16, key: key.into(), write });
+    fp.entry(shard).or_default().keys.push(LockKey::new(db, key, write));
 }
 
 /// A footprint locking every one of `shards` shards whole.

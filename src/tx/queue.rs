@@ -14,12 +14,18 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-/// A key a transaction locks on one shard: its database, its bytes, and whether it writes.
-#[derive(Clone, Debug)]
+/// A key a transaction locks on one shard: the hash of its database and bytes (see
+/// `DbKey`), and whether it writes.
+#[derive(Clone, Copy, Debug)]
 pub struct LockKey {
-    pub db: u16,
-    pub key: Box<[u8]>,
+    pub id: DbKey,
     pub write: bool,
+}
+
+impl LockKey {
+    pub fn new(db: usize, key: &[u8], write: bool) -> LockKey {
+        LockKey { id: key_hash(db as u16, key), write }
+    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -43,7 +49,7 @@ struct Scheduled {
 
 /// A key's identity across databases: a 64-bit hash of (db, key). Two keys that collide
 /// share their intents, which can only make the queue more careful, never less.
-type DbKey = u64;
+pub type DbKey = u64;
 
 fn key_hash(db: u16, key: &[u8]) -> DbKey {
     static SEED: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
@@ -51,7 +57,7 @@ fn key_hash(db: u16, key: &[u8]) -> DbKey {
 }
 
 /// Buckets of the concluded-transaction history (a power of two).
-const HISTORY_BUCKETS: usize = 1024;
+const HISTORY_BUCKETS: usize = 16384;
 
 /// The largest ids of transactions that have concluded here, by key hash bucket: a lossy
 /// memory of who already ran, so a late transaction with a smaller id is never put after
@@ -75,10 +81,9 @@ impl Default for History {
     }
 }
 
-fn bucket(db: u16, key: &[u8]) -> usize {
-    static SEED: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
-    let h = SEED.get_or_init(|| ahash::RandomState::with_seeds(1, 2, 3, 4)).hash_one((db, key));
-    h as usize & (HISTORY_BUCKETS - 1)
+fn bucket(id: DbKey) -> usize {
+    // The key hash is already well mixed; its top bits pick the bucket.
+    (id >> (64 - HISTORY_BUCKETS.trailing_zeros())) as usize
 }
 
 impl History {
@@ -89,7 +94,7 @@ impl History {
         }
         tx < self.shard_wide
             || keys.iter().any(|k| {
-                let b = bucket(k.db, &k.key);
+                let b = bucket(k.id);
                 tx < self.writers[b] || (k.write && tx < self.readers[b])
             })
     }
@@ -100,7 +105,7 @@ impl History {
             self.shard_wide = self.shard_wide.max(tx);
         }
         for k in keys {
-            let b = bucket(k.db, &k.key);
+            let b = bucket(k.id);
             let slot = if k.write { &mut self.writers[b] } else { &mut self.readers[b] };
             *slot = (*slot).max(tx);
         }
@@ -159,7 +164,7 @@ impl TxQueue {
         } else {
             let intents = self.intents.borrow();
             self.shard_wide.get() == 0
-                && keys.iter().all(|k| intents.get(&key_hash(k.db, &k.key)).is_none_or(|i| i.admits(k.write)))
+                && keys.iter().all(|k| intents.get(&k.id).is_none_or(|i| i.admits(k.write)))
         };
         let tail = queue.keys().next_back().copied();
         if !granted && tail.is_some_and(|t| tx < t) {
@@ -170,7 +175,7 @@ impl TxQueue {
         }
         let mut intents = self.intents.borrow_mut();
         for k in &keys {
-            let i = intents.entry(key_hash(k.db, &k.key)).or_default();
+            let i = intents.entry(k.id).or_default();
             if k.write {
                 i.writers += 1;
             } else {
@@ -214,7 +219,7 @@ impl TxQueue {
         {
             let mut intents = self.intents.borrow_mut();
             for k in s.keys {
-                let id = key_hash(k.db, &k.key);
+                let id = k.id;
                 if let Some(i) = intents.get_mut(&id) {
                     if k.write {
                         i.writers -= 1;
@@ -271,7 +276,7 @@ mod tests {
     use super::*;
 
     fn key(k: &str, write: bool) -> LockKey {
-        LockKey { db: 0, key: k.as_bytes().into(), write }
+        LockKey::new(0, k.as_bytes(), write)
     }
 
     #[test]
