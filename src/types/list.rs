@@ -1,4 +1,5 @@
-//! A list: a quicklist, i.e. a deque of listpack nodes, as Redis 7.0 keeps every list.
+//! A list: a quicklist, i.e. a sequence of listpack nodes, as Redis 7.0 keeps every list.
+//! A one-node list is just its listpack, held inline in the key's entry (see `List`).
 //!
 //! `list-max-listpack-size` (the `fill`, read by the caller from the config on each write and
 //! passed in) bounds a node: a positive fill is a maximum entry count (with an 8 KB safety cap),
