@@ -8,17 +8,18 @@
 //! - `backlen` is the size of `header payload` in 1 to 5 bytes of 7 bits, readable from its
 //!   last byte backwards, so the list can be walked from either end.
 //!
-//! The whole listpack is one allocation, as Redis's: an 8-byte header (encoded length and entry
-//! count, as Redis's 6-byte total/count header) then the entries (Redis's end byte is not
-//! stored). The handle is a boxed slice (16 bytes, no allocation when empty), so a small hash or
-//! list fits inside its key's entry with no box of its own. The allocation is sized to the
-//! allocator's size class of the encoded length, not doubled: small listpacks cost what they
-//! encode, as Redis's (which reallocs to the exact size on every change), while a push still
-//! reallocs only when it crosses a class, and classes grow by 1/8 past 1 KB so big nodes stay
-//! amortized O(1) per byte. Positions are byte offsets of entries; an offset equal to `bytes()`
-//! is the end.
+//! The entries are one allocation, as Redis's listpack; its length and entry count (Redis's
+//! 6-byte header) live in the 16-byte handle instead, and Redis's end byte is not stored, so a
+//! small hash or list fits inside its key's entry with no box of its own, and its allocation
+//! holds only entries. The allocation is sized to the allocator's size class of the encoded
+//! length, not doubled: small listpacks cost what they encode, as Redis's (which reallocs to
+//! the exact size on every change), while a push still reallocs only when it crosses a class,
+//! and classes grow by 1/8 past 1 KB so big nodes stay amortized O(1) per byte. Positions are
+//! byte offsets of entries; an offset equal to `bytes()` is the end.
 
 use crate::resp::parse::parse_i64;
+use std::alloc::Layout;
+use std::ptr::NonNull;
 
 /// One element as stored: integers are given back as numbers, so no formatting is paid for
 /// unless the caller wants the bytes.
@@ -77,15 +78,44 @@ pub fn as_int(b: &[u8]) -> Option<i64> {
     if b.len() <= 20 { parse_i64(b) } else { None }
 }
 
-#[derive(Clone, Default)]
 pub struct Listpack {
-    /// `[encoded length: u32 LE][count: u32 LE][entries][slack]`; empty when there are none.
-    raw: Box<[u8]>,
+    /// The encoded entries, in an allocation of `alloc_class(used)` bytes (dangling when empty).
+    ptr: NonNull<u8>,
+    used: u32,
+    count: u32,
 }
 
-const HDR: usize = 8;
+// SAFETY: a Listpack owns its allocation alone, like a Box<[u8]>.
+unsafe impl Send for Listpack {}
+unsafe impl Sync for Listpack {}
 
-/// The allocation size for a listpack whose header and entries take `n` bytes: glibc malloc's
+impl Default for Listpack {
+    fn default() -> Listpack {
+        Listpack { ptr: NonNull::dangling(), used: 0, count: 0 }
+    }
+}
+
+impl Clone for Listpack {
+    fn clone(&self) -> Listpack {
+        let mut copy = Listpack::new();
+        copy.resize(self.bytes());
+        copy.buf_mut().copy_from_slice(self.buf());
+        copy.count = self.count;
+        copy
+    }
+}
+
+impl Drop for Listpack {
+    fn drop(&mut self) {
+        self.resize(0);
+    }
+}
+
+fn layout(cap: usize) -> Layout {
+    Layout::from_size_align(cap, 1).expect("listpack size fits a layout")
+}
+
+/// The allocation size for a listpack whose entries take `n` bytes: glibc malloc's
 /// usable size for the chunk `n` needs (chunks are multiples of 16 with an 8-byte header, at
 /// least 32) up to 1 KB, then steps of 1/8 of the power of two below.
 fn alloc_class(n: usize) -> usize {
@@ -213,49 +243,47 @@ impl Listpack {
         Listpack::default()
     }
 
-    fn header(&self, at: usize) -> usize {
-        if self.raw.is_empty() {
-            return 0;
-        }
-        u32::from_le_bytes(self.raw[at..at + 4].try_into().expect("4 bytes")) as usize
-    }
-
     /// The encoded entries.
     fn buf(&self) -> &[u8] {
-        if self.raw.is_empty() { &[] } else { &self.raw[HDR..HDR + self.bytes()] }
+        // SAFETY: `ptr` holds `used` initialized bytes (or is dangling with `used` 0).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.bytes()) }
+    }
+
+    fn buf_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `buf`, and `&mut self` makes the access unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.bytes()) }
     }
 
     fn set_count(&mut self, count: usize) {
-        if !self.raw.is_empty() {
-            self.raw[4..8].copy_from_slice(&(count as u32).to_le_bytes());
-        }
+        self.count = count as u32;
     }
 
-    /// Makes the encoded length `used` (keeping the first `min(old, used)` bytes), reallocating
-    /// when that changes the size class; frees the buffer when it is empty.
+    /// Makes the encoded length `used` (keeping the first `min(old, used)` bytes; new bytes are
+    /// zero), reallocating when that changes the size class; frees the buffer when it is empty.
     fn resize(&mut self, used: usize) {
-        let want = if used == 0 { 0 } else { alloc_class(HDR + used) };
-        if want != self.raw.len() {
-            let count = self.len();
-            let mut v = std::mem::take(&mut self.raw).into_vec();
-            if want > v.len() {
-                v.reserve_exact(want - v.len());
-                v.resize(want, 0);
-            } else {
-                v.truncate(want);
-            }
-            self.raw = v.into_boxed_slice();
-            self.set_count(count);
+        assert!(used <= u32::MAX as usize, "listpack over 4 GB");
+        let old = self.bytes();
+        let cap = |n: usize| if n == 0 { 0 } else { alloc_class(n) };
+        let (old_cap, new_cap) = (cap(old), cap(used));
+        if old_cap != new_cap {
+            // SAFETY: the allocation (if any) was made with `layout(old_cap)`; sizes are nonzero.
+            let p = unsafe {
+                if old_cap == 0 {
+                    std::alloc::alloc(layout(new_cap))
+                } else if new_cap == 0 {
+                    std::alloc::dealloc(self.ptr.as_ptr(), layout(old_cap));
+                    NonNull::<u8>::dangling().as_ptr()
+                } else {
+                    std::alloc::realloc(self.ptr.as_ptr(), layout(old_cap), new_cap)
+                }
+            };
+            self.ptr = NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout(new_cap)));
         }
-        if !self.raw.is_empty() {
-            self.raw[0..4].copy_from_slice(&(used as u32).to_le_bytes());
+        if used > old {
+            // SAFETY: the allocation holds at least `used` bytes.
+            unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(old), 0, used - old) };
         }
-    }
-
-    /// The encoded entries plus room to write past them (up to the allocation's end).
-    fn buf_mut(&mut self) -> &mut [u8] {
-        let used = self.bytes();
-        if self.raw.is_empty() { &mut [] } else { &mut self.raw[HDR..HDR + used] }
+        self.used = used as u32;
     }
 
     /// Makes room for `size` bytes at `off` by moving the bytes after it.
@@ -273,20 +301,20 @@ impl Listpack {
     }
 
     pub fn len(&self) -> usize {
-        self.header(4)
+        self.count as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+        self.used == 0
     }
 
     /// Bytes of encoded entries.
     pub fn bytes(&self) -> usize {
-        self.header(0)
+        self.used as usize
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.raw.len()
+        if self.used == 0 { 0 } else { alloc_class(self.bytes()) }
     }
 
     /// Decodes the entry at `off`: (element, offset of the next entry).
@@ -650,7 +678,7 @@ mod tests {
             }
             assert_eq!(lp.len(), model.len());
             assert_eq!(lp.is_empty(), model.is_empty());
-            assert!(lp.heap_bytes() >= lp.bytes() + if lp.is_empty() { 0 } else { HDR });
+            assert!(lp.heap_bytes() >= lp.bytes());
         }
         assert_eq!(all(&lp), model);
     }
