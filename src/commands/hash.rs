@@ -82,7 +82,7 @@ fn write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> CmdResult<Option<&'c mut Hash>> {
 /// The hash at `key`, created empty if missing (Redis's `hashTypeLookupWriteOrCreate`).
 fn write_or_create<'c>(ctx: &'c mut Ctx, key: &[u8]) -> CmdResult<&'c mut Hash> {
     if write(ctx, key)?.is_none() {
-        let entry = ctx.new_entry(Value::Hash(Box::default()));
+        let entry = ctx.new_entry(Value::Hash(Hash::default()));
         ctx.db().insert(key, entry);
     }
     Ok(write(ctx, key)?.expect("just created"))

@@ -185,7 +185,7 @@ fn push(ctx: &mut Ctx, args: Args, end: End, only_existing: bool, out: &mut Out)
             return Ok(());
         }
         None => {
-            let entry = ctx.new_entry(Value::List(Box::default()));
+            let entry = ctx.new_entry(Value::List(List::default()));
             ctx.db().insert(key, entry);
             write(ctx, key)?.expect("just inserted")
         }
@@ -520,7 +520,7 @@ fn try_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End, out: &mut
         None => {
             let mut l = List::new();
             l.push(to, &value, fill);
-            let entry = ctx.new_entry(Value::List(Box::new(l)));
+            let entry = ctx.new_entry(Value::List(l));
             ctx.db().insert(dst, entry);
         }
     }

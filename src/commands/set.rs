@@ -121,7 +121,7 @@ fn sadd(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
         None => {
             let mut set = Set::for_member(args.get(2));
             args.iter().skip(2).for_each(|m| added += set.add(m, max) as i64);
-            let entry = ctx.new_entry(Value::Set(Box::new(set)));
+            let entry = ctx.new_entry(Value::Set(set));
             ctx.db().insert(key, entry);
         }
     }
@@ -334,7 +334,7 @@ fn smove(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
         None => {
             let mut set = Set::for_member(member);
             set.add(member, max);
-            let entry = ctx.new_entry(Value::Set(Box::new(set)));
+            let entry = ctx.new_entry(Value::Set(set));
             ctx.db().insert(dst, entry);
         }
     }
@@ -421,7 +421,7 @@ fn store_combined(ctx: &mut Ctx, args: Args, op: Op, out: &mut Out) -> CmdResult
     if n == 0 {
         ctx.db().remove(dst);
     } else {
-        let entry = ctx.new_entry(Value::Set(Box::new(result)));
+        let entry = ctx.new_entry(Value::Set(result));
         ctx.db().insert(dst, entry);
     }
     out.int(n as i64);

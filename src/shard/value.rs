@@ -9,9 +9,11 @@ pub const EMBSTR_MAX_BYTES: usize = 44;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str),
-    List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
+    // Small lists, hashes and sets live inside the entry (each is at most 24 bytes, with its
+    // elements in one allocation), so a small collection costs one allocation as in Redis.
+    List(List),
+    Hash(Hash),
+    Set(Set),
     ZSet(Box<ZSet>),
 }
 
@@ -61,9 +63,9 @@ impl Value {
             Value::Str(Str::Int(_) | Str::Inline { .. }) => 0,
             Value::Str(Str::Emb(b)) => b.len(),
             Value::Str(Str::Raw(v)) => v.capacity(),
-            Value::List(l) => std::mem::size_of::<List>() + l.heap_bytes(),
-            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_bytes(),
-            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_bytes(),
+            Value::List(l) => l.heap_bytes(),
+            Value::Hash(h) => h.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_bytes(),
         }
     }
@@ -152,5 +154,16 @@ mod tests {
         assert_eq!(Value::Str(s).encoding(), "embstr");
         assert!(matches!(Str::from_bytes(&[b'x'; 23]), Str::Emb(_)));
         assert!(matches!(Str::from_bytes(&[b'x'; 45]), Str::Raw(_)));
+    }
+
+    /// A small collection lives inside its entry: no box between the key and its elements.
+    #[test]
+    fn collections_fit_in_the_entry() {
+        use std::mem::size_of;
+        assert!(size_of::<List>() <= 24, "List {}", size_of::<List>());
+        assert!(size_of::<Hash>() <= 24, "Hash {}", size_of::<Hash>());
+        assert!(size_of::<Set>() <= 24, "Set {}", size_of::<Set>());
+        assert_eq!(size_of::<Value>(), 32);
+        assert_eq!(size_of::<crate::shard::Entry>(), 48);
     }
 }

@@ -129,6 +129,7 @@ impl Hash {
         match self {
             Hash::Listpack(lp) => lp.heap_bytes(),
             Hash::Table(d) => {
+                let dict = std::mem::size_of::<Dict<HVal>>();
                 let heap_values: usize = d
                     .iter()
                     .map(|(_, v)| match v {
@@ -136,7 +137,7 @@ impl Hash {
                         HVal::Inline { .. } => 0,
                     })
                     .sum();
-                d.mem_usage_bytes() + heap_values
+                dict + d.mem_usage_bytes() + heap_values
             }
         }
     }
@@ -338,6 +339,6 @@ mod tests {
         assert!(matches!(HVal::new(&[b'x'; 22]), HVal::Inline { .. }));
         assert!(matches!(HVal::new(&[b'x'; 23]), HVal::Heap(_)));
         assert!(std::mem::size_of::<HVal>() <= 24);
-        assert_eq!(std::mem::size_of::<Hash>(), 32);
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
     }
 }

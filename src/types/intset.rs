@@ -1,32 +1,59 @@
 //! A sorted array of distinct integers, packed at the narrowest width (2, 4 or 8 bytes) that
 //! holds every member, as Redis's `intset`: small integer sets cost 2 bytes per member.
 //! Lookups are binary searches; inserts and removals move the tail (the set stays small,
-//! bounded by `set-max-intset-entries`).
+//! bounded by `set-max-intset-entries`). The buffer is exactly as long as the members, as
+//! Redis reallocs its intset on every change: a small set costs one small allocation.
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IntSet {
     /// Little-endian members of `width` bytes each, ascending.
-    bytes: Vec<u8>,
-    width: u8,
+    bytes: Box<[u8]>,
+    width: Width,
 }
 
-fn width_for(v: i64) -> u8 {
-    if i16::try_from(v).is_ok() {
-        2
-    } else if i32::try_from(v).is_ok() {
-        4
-    } else {
-        8
+/// Bytes per member. An enum rather than a `u8` so that `Set` can keep its tag in the unused
+/// values and stay 24 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+enum Width {
+    W2 = 2,
+    W4 = 4,
+    W8 = 8,
+}
+
+impl Default for IntSet {
+    fn default() -> IntSet {
+        IntSet::new()
     }
+}
+
+fn width_for(v: i64) -> Width {
+    if i16::try_from(v).is_ok() {
+        Width::W2
+    } else if i32::try_from(v).is_ok() {
+        Width::W4
+    } else {
+        Width::W8
+    }
+}
+
+/// Resizes a boxed slice to exactly `len` bytes (new bytes are zero).
+fn resize_exact(b: &mut Box<[u8]>, len: usize) {
+    let mut v = std::mem::take(b).into_vec();
+    if len > v.len() {
+        v.reserve_exact(len - v.len());
+    }
+    v.resize(len, 0);
+    *b = v.into_boxed_slice();
 }
 
 impl IntSet {
     pub fn new() -> IntSet {
-        IntSet { bytes: Vec::new(), width: 2 }
+        IntSet { bytes: Box::default(), width: Width::W2 }
     }
 
     pub fn len(&self) -> usize {
-        self.bytes.len() / self.width.max(1) as usize
+        self.bytes.len() / self.width as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -34,7 +61,7 @@ impl IntSet {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity()
+        self.bytes.len()
     }
 
     /// The member at position `i` (ascending order).
@@ -88,17 +115,18 @@ impl IntSet {
         }
         let width = self.width as usize;
         let old_len = self.len();
-        self.bytes.resize(self.bytes.len() + width, 0);
+        let new_len = self.bytes.len() + width;
+        resize_exact(&mut self.bytes, new_len);
         self.bytes.copy_within(at * width..old_len * width, (at + 1) * width);
         self.put(at, v);
         true
     }
 
     /// Re-encodes every member at width `w`.
-    fn upgrade(&mut self, w: u8) {
+    fn upgrade(&mut self, w: Width) {
         let members: Vec<i64> = self.iter().collect();
         self.width = w;
-        self.bytes = vec![0; members.len() * w as usize];
+        self.bytes = vec![0; members.len() * w as usize].into_boxed_slice();
         for (i, m) in members.into_iter().enumerate() {
             self.put(i, m);
         }
@@ -118,7 +146,9 @@ impl IntSet {
     pub fn remove_at(&mut self, i: usize) -> i64 {
         let v = self.get(i);
         let w = self.width as usize;
-        self.bytes.drain(i * w..i * w + w);
+        let len = self.bytes.len();
+        self.bytes.copy_within(i * w + w.., i * w);
+        resize_exact(&mut self.bytes, len - w);
         v
     }
 
@@ -137,11 +167,11 @@ mod tests {
         assert!(s.insert(5));
         assert!(s.insert(-3));
         assert!(!s.insert(5));
-        assert_eq!(s.width, 2);
+        assert_eq!(s.width, Width::W2);
         assert!(s.insert(100_000));
-        assert_eq!(s.width, 4);
+        assert_eq!(s.width, Width::W4);
         assert!(s.insert(i64::MIN));
-        assert_eq!(s.width, 8);
+        assert_eq!(s.width, Width::W8);
         assert_eq!(s.iter().collect::<Vec<_>>(), vec![i64::MIN, -3, 5, 100_000]);
         assert!(s.contains(-3) && !s.contains(4) && !s.contains(i64::MAX));
         assert!(s.remove(5) && !s.remove(5));

@@ -1,4 +1,5 @@
-//! A list: a quicklist, i.e. a deque of listpack nodes, as Redis 7.0 keeps every list.
+//! A list: a quicklist, i.e. a sequence of listpack nodes, as Redis 7.0 keeps every list.
+//! A one-node list is just its listpack, held inline in the key's entry (see `List`).
 //!
 //! `list-max-listpack-size` (the `fill`, read by the caller from the config on each write and
 //! passed in) bounds a node: a positive fill is a maximum entry count (with an 8 KB safety cap),
@@ -13,7 +14,6 @@
 //! `encoding` says.
 
 use super::listpack::{Elem, Listpack, as_int, entry_size};
-use std::collections::VecDeque;
 
 /// Node byte bounds for fill -1..-5.
 const FILL_BYTES: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
@@ -22,10 +22,27 @@ const SAFETY_BYTES: usize = 8192;
 /// Redis counts a listpack's 6-byte header and end byte in its size; we do not store them.
 const LP_OVERHEAD: usize = 7;
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct List {
-    nodes: VecDeque<Listpack>,
+/// A list is one listpack until a second node is needed (most lists are small, and then cost
+/// one allocation, held inline in the key's entry), then a boxed vector of nodes with the
+/// element count. The split is not visible to clients: OBJECT ENCODING says `quicklist` for both.
+#[derive(Debug, Clone, PartialEq)]
+pub enum List {
+    /// Zero or one node (an empty listpack is an empty list).
+    Single(Listpack),
+    /// Two or more non-empty nodes.
+    Quick(Box<Quick>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quick {
+    nodes: Vec<Listpack>,
     len: usize,
+}
+
+impl Default for List {
+    fn default() -> List {
+        List::Single(Listpack::new())
+    }
 }
 
 /// Which end of a list.
@@ -57,11 +74,14 @@ impl List {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        match self {
+            List::Single(lp) => lp.len(),
+            List::Quick(q) => q.len,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The name OBJECT ENCODING reports (Redis 7.0: always quicklist).
@@ -71,68 +91,132 @@ impl List {
 
     /// Bytes of heap memory the value uses.
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Listpack>()
-            + self.nodes.iter().map(Listpack::heap_bytes).sum::<usize>()
+        let vec = match self {
+            List::Single(_) => 0,
+            List::Quick(q) => {
+                std::mem::size_of::<Quick>() + q.nodes.capacity() * std::mem::size_of::<Listpack>()
+            }
+        };
+        vec + self.nodes().iter().map(Listpack::heap_bytes).sum::<usize>()
     }
 
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.nodes().len()
+    }
+
+    /// The nodes, head to tail; none are empty.
+    fn nodes(&self) -> &[Listpack] {
+        match self {
+            List::Single(lp) if lp.is_empty() => &[],
+            List::Single(lp) => std::slice::from_ref(lp),
+            List::Quick(q) => &q.nodes,
+        }
+    }
+
+    fn nodes_mut(&mut self) -> &mut [Listpack] {
+        match self {
+            List::Single(lp) if lp.is_empty() => &mut [],
+            List::Single(lp) => std::slice::from_mut(lp),
+            List::Quick(q) => &mut q.nodes,
+        }
+    }
+
+    /// The node vector, for changes to the node structure (the caller calls `settle` after).
+    fn quick(&mut self) -> &mut Quick {
+        if let List::Single(lp) = self {
+            let lp = std::mem::take(lp);
+            let len = lp.len();
+            let nodes = if lp.is_empty() { Vec::new() } else { vec![lp] };
+            *self = List::Quick(Box::new(Quick { nodes, len }));
+        }
+        match self {
+            List::Quick(q) => q,
+            List::Single(_) => unreachable!("just made quick"),
+        }
+    }
+
+    /// Drops empty nodes and goes back to a single listpack when at most one is left.
+    fn settle(&mut self) {
+        if let List::Quick(q) = self {
+            q.nodes.retain(|n| !n.is_empty());
+            if q.nodes.len() <= 1 {
+                *self = List::Single(q.nodes.pop().unwrap_or_default());
+            }
+        }
+    }
+
+    /// Records `n` elements added to (or removed from) nodes in place; a single listpack
+    /// counts its own.
+    fn grew(&mut self, n: usize) {
+        if let List::Quick(q) = self {
+            q.len += n;
+        }
+    }
+
+    fn shrank(&mut self, n: usize) {
+        if let List::Quick(q) = self {
+            q.len -= n;
+        }
     }
 
     pub fn push(&mut self, end: End, v: &[u8], fill: i64) {
         let size = entry_size(v);
+        if let List::Single(lp) = self
+            && lp.is_empty()
+        {
+            return lp.push_back(v);
+        }
+        let nodes = self.nodes_mut();
         let node = match end {
-            End::Head => self.nodes.front_mut(),
-            End::Tail => self.nodes.back_mut(),
+            End::Head => nodes.first_mut(),
+            End::Tail => nodes.last_mut(),
         };
         match node {
-            Some(n) if node_allows(n.bytes(), n.len(), size, fill) => match end {
-                End::Head => n.push_front(v),
-                End::Tail => n.push_back(v),
-            },
+            Some(n) if node_allows(n.bytes(), n.len(), size, fill) => {
+                match end {
+                    End::Head => n.push_front(v),
+                    End::Tail => n.push_back(v),
+                }
+                self.grew(1);
+            }
             _ => {
                 let mut n = Listpack::new();
                 n.push_back(v);
-                // Most lists have one node: room for exactly one, not the deque's default four.
-                if self.nodes.capacity() == 0 {
-                    self.nodes.reserve_exact(1);
-                }
+                let q = self.quick();
                 match end {
-                    End::Head => self.nodes.push_front(n),
-                    End::Tail => self.nodes.push_back(n),
+                    End::Head => q.nodes.insert(0, n),
+                    End::Tail => q.nodes.push(n),
                 }
+                q.len += 1;
             }
         }
-        self.len += 1;
     }
 
     /// The element at one end.
     pub fn peek(&self, end: End) -> Option<Elem<'_>> {
         match end {
-            End::Head => self.nodes.front().map(|n| n.get(0).0),
-            End::Tail => self.nodes.back().and_then(|n| n.last().map(|o| n.get(o).0)),
+            End::Head => self.nodes().first().map(|n| n.get(0).0),
+            End::Tail => self.nodes().last().and_then(|n| n.last().map(|o| n.get(o).0)),
         }
     }
 
     /// Removes the element at one end and gives it to `f` first.
     pub fn pop_with<R>(&mut self, end: End, f: impl FnOnce(Elem<'_>) -> R) -> Option<R> {
-        let i = match end {
-            End::Head => 0,
-            End::Tail => self.nodes.len().checked_sub(1)?,
+        let nodes = self.nodes_mut();
+        let node = match end {
+            End::Head => nodes.first_mut()?,
+            End::Tail => nodes.last_mut()?,
         };
-        if self.nodes.is_empty() {
-            return None;
-        }
-        let node = &mut self.nodes[i];
         let off = match end {
             End::Head => 0,
             End::Tail => node.last()?,
         };
         let r = f(node.get(off).0);
         node.delete(off);
-        self.len -= 1;
-        if node.is_empty() {
-            self.nodes.remove(i);
+        let emptied = node.is_empty();
+        self.shrank(1);
+        if emptied {
+            self.settle();
         }
         Some(r)
     }
@@ -143,46 +227,48 @@ impl List {
 
     /// (node, index inside it) of list index `index` (< len).
     fn locate(&self, index: usize) -> (usize, usize) {
-        debug_assert!(index < self.len);
-        if index < self.len / 2 {
+        let len = self.len();
+        debug_assert!(index < len);
+        if index < len / 2 {
             let mut rest = index;
-            for (i, n) in self.nodes.iter().enumerate() {
+            for (i, n) in self.nodes().iter().enumerate() {
                 if rest < n.len() {
                     return (i, rest);
                 }
                 rest -= n.len();
             }
         } else {
-            let mut from_end = self.len - index;
-            for (i, n) in self.nodes.iter().enumerate().rev() {
+            let mut from_end = len - index;
+            for (i, n) in self.nodes().iter().enumerate().rev() {
                 if from_end <= n.len() {
                     return (i, n.len() - from_end);
                 }
                 from_end -= n.len();
             }
         }
-        unreachable!("index {index} within len {}", self.len)
+        unreachable!("index {index} within len {len}")
     }
 
     /// A Redis index (negative counts from the tail) as a position, if in range.
     pub fn resolve(&self, index: i64) -> Option<usize> {
-        let i = if index < 0 { self.len as i64 + index } else { index };
-        (0..self.len as i64).contains(&i).then_some(i as usize)
+        let len = self.len() as i64;
+        let i = if index < 0 { len + index } else { index };
+        (0..len).contains(&i).then_some(i as usize)
     }
 
     pub fn get(&self, index: usize) -> Option<Elem<'_>> {
-        if index >= self.len {
+        if index >= self.len() {
             return None;
         }
         let (n, i) = self.locate(index);
-        let node = &self.nodes[n];
+        let node = &self.nodes()[n];
         Some(node.get(node.seek(i)).0)
     }
 
     /// Replaces the element at `index` (< len).
     pub fn set(&mut self, index: usize, v: &[u8], fill: i64) {
         let (n, i) = self.locate(index);
-        let node = &mut self.nodes[n];
+        let node = &mut self.nodes_mut()[n];
         let off = node.seek(i);
         node.replace(off, v);
         self.fix_node(n, fill);
@@ -193,51 +279,50 @@ impl List {
         if index == 0 {
             return self.push(End::Head, v, fill);
         }
-        if index == self.len {
+        if index == self.len() {
             return self.push(End::Tail, v, fill);
         }
         let (n, i) = self.locate(index);
-        let node = &mut self.nodes[n];
+        let node = &mut self.nodes_mut()[n];
         let off = node.seek(i);
         node.insert_at(off, v);
-        self.len += 1;
+        self.grew(1);
         self.fix_node(n, fill);
     }
 
     /// Splits node `n` in halves while it is over its bound.
     fn fix_node(&mut self, n: usize, fill: i64) {
-        if !node_over(&self.nodes[n], fill) {
+        if !node_over(&self.nodes()[n], fill) {
             return;
         }
-        let half = self.nodes[n].len() / 2;
-        let tail = self.nodes[n].split_off(half);
-        self.nodes.insert(n + 1, tail);
+        let q = self.quick();
+        let half = q.nodes[n].len() / 2;
+        let tail = q.nodes[n].split_off(half);
+        q.nodes.insert(n + 1, tail);
         self.fix_node(n + 1, fill);
         self.fix_node(n, fill);
     }
 
     /// Removes `count` elements from position `start` on.
     pub fn remove_range(&mut self, start: usize, count: usize) {
-        let count = count.min(self.len.saturating_sub(start));
+        let count = count.min(self.len().saturating_sub(start));
         if count == 0 {
             return;
         }
         let (mut n, mut i) = self.locate(start);
         let mut left = count;
+        let nodes = self.nodes_mut();
         while left > 0 {
-            let node = &mut self.nodes[n];
+            let node = &mut nodes[n];
             let take = left.min(node.len() - i);
-            if take == node.len() {
-                self.nodes.remove(n);
-            } else {
-                let off = node.seek(i);
-                node.delete_range(off, take);
-                n += 1;
-            }
+            let off = node.seek(i);
+            node.delete_range(off, take);
+            n += 1;
             left -= take;
             i = 0;
         }
-        self.len -= count;
+        self.shrank(count);
+        self.settle();
     }
 
     /// Removes up to `max` (0 = all) elements equal to `v`, from the head or from the tail.
@@ -245,15 +330,16 @@ impl List {
     pub fn remove_matching(&mut self, v: &[u8], max: usize, from: End) -> usize {
         let v_int = as_int(v);
         let mut removed = 0;
+        let nodes = self.nodes_mut();
         let order: Vec<usize> = match from {
-            End::Head => (0..self.nodes.len()).collect(),
-            End::Tail => (0..self.nodes.len()).rev().collect(),
+            End::Head => (0..nodes.len()).collect(),
+            End::Tail => (0..nodes.len()).rev().collect(),
         };
         for n in order {
             if max != 0 && removed == max {
                 break;
             }
-            let node = &mut self.nodes[n];
+            let node = &mut nodes[n];
             let matches = node.iter().filter(|e| e.eq_bytes(v, v_int)).count();
             if matches == 0 {
                 continue;
@@ -271,32 +357,30 @@ impl List {
             });
             removed += budget;
         }
-        self.nodes.retain(|n| !n.is_empty());
-        self.len -= removed;
+        self.shrank(removed);
+        self.settle();
         removed
     }
 
     /// Elements from position `start` on, head to tail.
     pub fn iter_from(&self, start: usize) -> impl Iterator<Item = Elem<'_>> + '_ {
-        let (n, i) = if start < self.len { self.locate(start) } else { (self.nodes.len(), 0) };
-        self.nodes
-            .range(n..)
-            .enumerate()
-            .flat_map(move |(k, node)| node.iter().skip(if k == 0 { i } else { 0 }))
+        let nodes = self.nodes();
+        let (n, i) = if start < self.len() { self.locate(start) } else { (nodes.len(), 0) };
+        nodes[n..].iter().enumerate().flat_map(move |(k, node)| node.iter().skip(if k == 0 { i } else { 0 }))
     }
 
     /// Elements from position `start` backwards to the head.
     pub fn iter_rev_from(&self, start: usize) -> impl Iterator<Item = Elem<'_>> + '_ {
-        let (n, i) = if start < self.len { self.locate(start) } else { (0, 0) };
-        let nodes = if start < self.len { n + 1 } else { 0 };
-        self.nodes.range(..nodes).rev().enumerate().flat_map(move |(k, node)| {
+        let (n, i) = if start < self.len() { self.locate(start) } else { (0, 0) };
+        let count = if start < self.len() { n + 1 } else { 0 };
+        self.nodes()[..count].iter().rev().enumerate().flat_map(move |(k, node)| {
             let skip = if k == 0 { node.len() - 1 - i } else { 0 };
             node.iter_rev().skip(skip)
         })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Elem<'_>> + '_ {
-        self.nodes.iter().flat_map(Listpack::iter)
+        self.nodes().iter().flat_map(Listpack::iter)
     }
 }
 
@@ -309,8 +393,8 @@ mod tests {
     }
 
     fn check_counts(l: &List) {
-        assert_eq!(l.nodes.iter().map(Listpack::len).sum::<usize>(), l.len());
-        assert!(l.nodes.iter().all(|n| !n.is_empty()));
+        assert_eq!(l.nodes().iter().map(Listpack::len).sum::<usize>(), l.len());
+        assert!(l.nodes().iter().all(|n| !n.is_empty()));
     }
 
     #[test]
@@ -344,7 +428,7 @@ mod tests {
         l.insert(1, b"x", 3);
         l.insert(1, b"y", 3);
         check_counts(&l);
-        assert!(l.nodes.iter().all(|n| n.len() <= 3));
+        assert!(l.nodes().iter().all(|n| n.len() <= 3));
         assert_eq!(items(&l), ["0", "y", "x", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
         l.set(5, &[b'z'; 100], 3);
         assert_eq!(l.get(5).unwrap().len(), 100);

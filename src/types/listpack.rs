@@ -8,11 +8,18 @@
 //! - `backlen` is the size of `header payload` in 1 to 5 bytes of 7 bits, readable from its
 //!   last byte backwards, so the list can be walked from either end.
 //!
-//! Redis's 6-byte total/count header and the end byte are not stored: the buffer's length is
-//! the `Vec`'s and the count is a field. Positions are byte offsets of entries; an offset equal
-//! to `bytes()` is the end.
+//! The entries are one allocation, as Redis's listpack; its length and entry count (Redis's
+//! 6-byte header) live in the 16-byte handle instead, and Redis's end byte is not stored, so a
+//! small hash or list fits inside its key's entry with no box of its own, and its allocation
+//! holds only entries. The allocation is sized to the allocator's size class of the encoded
+//! length, not doubled: small listpacks cost what they encode, as Redis's (which reallocs to
+//! the exact size on every change), while a push still reallocs only when it crosses a class,
+//! and classes grow by 1/8 past 1 KB so big nodes stay amortized O(1) per byte. Positions are
+//! byte offsets of entries; an offset equal to `bytes()` is the end.
 
 use crate::resp::parse::parse_i64;
+use std::alloc::Layout;
+use std::ptr::NonNull;
 
 /// One element as stored: integers are given back as numbers, so no formatting is paid for
 /// unless the caller wants the bytes.
@@ -71,10 +78,67 @@ pub fn as_int(b: &[u8]) -> Option<i64> {
     if b.len() <= 20 { parse_i64(b) } else { None }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listpack {
-    buf: Vec<u8>,
+    /// The encoded entries, in an allocation of `alloc_class(used)` bytes (dangling when empty).
+    ptr: NonNull<u8>,
+    used: u32,
     count: u32,
+}
+
+// SAFETY: a Listpack owns its allocation alone, like a Box<[u8]>.
+unsafe impl Send for Listpack {}
+unsafe impl Sync for Listpack {}
+
+impl Default for Listpack {
+    fn default() -> Listpack {
+        Listpack { ptr: NonNull::dangling(), used: 0, count: 0 }
+    }
+}
+
+impl Clone for Listpack {
+    fn clone(&self) -> Listpack {
+        let mut copy = Listpack::new();
+        copy.resize(self.bytes());
+        copy.buf_mut().copy_from_slice(self.buf());
+        copy.count = self.count;
+        copy
+    }
+}
+
+impl Drop for Listpack {
+    fn drop(&mut self) {
+        self.resize(0);
+    }
+}
+
+fn layout(cap: usize) -> Layout {
+    Layout::from_size_align(cap, 1).expect("listpack size fits a layout")
+}
+
+/// The allocation size for a listpack whose entries take `n` bytes: glibc malloc's
+/// usable size for the chunk `n` needs (chunks are multiples of 16 with an 8-byte header, at
+/// least 32) up to 1 KB, then steps of 1/8 of the power of two below.
+fn alloc_class(n: usize) -> usize {
+    if n <= 1024 {
+        (((n + 8 + 15) & !15) - 8).max(24)
+    } else {
+        let step = (n.next_power_of_two() / 8).max(16);
+        n.div_ceil(step) * step
+    }
+}
+
+impl PartialEq for Listpack {
+    fn eq(&self, other: &Listpack) -> bool {
+        self.buf() == other.buf()
+    }
+}
+
+impl Eq for Listpack {}
+
+impl std::fmt::Debug for Listpack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 const STR6: u8 = 0x80;
@@ -143,12 +207,13 @@ fn backlen_size(l: usize) -> usize {
     }
 }
 
-fn push_backlen(out: &mut Vec<u8>, l: usize) {
+/// Writes the backlen of an entry of `l` bytes into `out` (exactly `backlen_size(l)` bytes).
+fn write_backlen(out: &mut [u8], l: usize) {
     let n = backlen_size(l);
-    for k in (0..n).rev() {
+    for (i, k) in (0..n).rev().enumerate() {
         let part = ((l >> (7 * k)) & 127) as u8;
         // Every byte but the first (lowest address) carries the "more before me" bit.
-        out.push(if k == n - 1 { part } else { part | 128 });
+        out[i] = if k == n - 1 { part } else { part | 128 };
     }
 }
 
@@ -160,16 +225,17 @@ pub fn entry_size(v: &[u8]) -> usize {
     l + backlen_size(l)
 }
 
-fn encode_entry(v: &[u8], out: &mut Vec<u8>) {
+/// Writes the entry `v` becomes into `out`, which is exactly `entry_size(v)` bytes.
+fn write_entry(v: &[u8], out: &mut [u8]) {
     let mut hdr = [0u8; 9];
     let (n, payload) = encode(v, &mut hdr);
-    out.extend_from_slice(&hdr[..n]);
+    out[..n].copy_from_slice(&hdr[..n]);
     let mut l = n;
     if let Some(p) = payload {
-        out.extend_from_slice(p);
+        out[n..n + p.len()].copy_from_slice(p);
         l += p.len();
     }
-    push_backlen(out, l);
+    write_backlen(&mut out[l..], l);
 }
 
 impl Listpack {
@@ -177,26 +243,83 @@ impl Listpack {
         Listpack::default()
     }
 
+    /// The encoded entries.
+    fn buf(&self) -> &[u8] {
+        // SAFETY: `ptr` holds `used` initialized bytes (or is dangling with `used` 0).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.bytes()) }
+    }
+
+    fn buf_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `buf`, and `&mut self` makes the access unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.bytes()) }
+    }
+
+    fn set_count(&mut self, count: usize) {
+        self.count = count as u32;
+    }
+
+    /// Makes the encoded length `used` (keeping the first `min(old, used)` bytes; new bytes are
+    /// zero), reallocating when that changes the size class; frees the buffer when it is empty.
+    fn resize(&mut self, used: usize) {
+        assert!(used <= u32::MAX as usize, "listpack over 4 GB");
+        let old = self.bytes();
+        let cap = |n: usize| if n == 0 { 0 } else { alloc_class(n) };
+        let (old_cap, new_cap) = (cap(old), cap(used));
+        if old_cap != new_cap {
+            // SAFETY: the allocation (if any) was made with `layout(old_cap)`; sizes are nonzero.
+            let p = unsafe {
+                if old_cap == 0 {
+                    std::alloc::alloc(layout(new_cap))
+                } else if new_cap == 0 {
+                    std::alloc::dealloc(self.ptr.as_ptr(), layout(old_cap));
+                    NonNull::<u8>::dangling().as_ptr()
+                } else {
+                    std::alloc::realloc(self.ptr.as_ptr(), layout(old_cap), new_cap)
+                }
+            };
+            self.ptr = NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout(new_cap)));
+        }
+        if used > old {
+            // SAFETY: the allocation holds at least `used` bytes.
+            unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(old), 0, used - old) };
+        }
+        self.used = used as u32;
+    }
+
+    /// Makes room for `size` bytes at `off` by moving the bytes after it.
+    fn open_gap(&mut self, off: usize, size: usize) {
+        let old = self.bytes();
+        self.resize(old + size);
+        self.buf_mut().copy_within(off..old, off + size);
+    }
+
+    /// Removes the bytes `off..end`.
+    fn close_gap(&mut self, off: usize, end: usize) {
+        let old = self.bytes();
+        self.buf_mut().copy_within(end..old, off);
+        self.resize(old - (end - off));
+    }
+
     pub fn len(&self) -> usize {
         self.count as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.used == 0
     }
 
     /// Bytes of encoded entries.
     pub fn bytes(&self) -> usize {
-        self.buf.len()
+        self.used as usize
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity()
+        if self.used == 0 { 0 } else { alloc_class(self.bytes()) }
     }
 
     /// Decodes the entry at `off`: (element, offset of the next entry).
     pub fn get(&self, off: usize) -> (Elem<'_>, usize) {
-        let b = &self.buf;
+        let b = self.buf();
         let h = b[off];
         let (elem, l) = if h < 0x80 {
             (Elem::Int(h as i64), 1)
@@ -244,7 +367,7 @@ impl Listpack {
         let mut l = 0usize;
         let mut shift = 0;
         loop {
-            let b = self.buf[pos];
+            let b = self.buf()[pos];
             l |= ((b & 127) as usize) << shift;
             if b & 128 == 0 {
                 break;
@@ -260,7 +383,7 @@ impl Listpack {
     }
 
     pub fn last(&self) -> Option<usize> {
-        self.prev(self.buf.len())
+        self.prev(self.bytes())
     }
 
     /// Offset of the entry at `index` (0-based; the caller checks it is in range), walking
@@ -274,7 +397,7 @@ impl Listpack {
             }
             off
         } else {
-            let mut off = self.buf.len();
+            let mut off = self.bytes();
             for _ in index..self.len() {
                 off = self.prev(off).expect("index in range");
             }
@@ -288,23 +411,11 @@ impl Listpack {
 
     /// Entries from the last to the first.
     pub fn iter_rev(&self) -> RevIter<'_> {
-        RevIter { lp: self, off: self.buf.len() }
-    }
-
-    /// Grows the buffer for `extra` more bytes with at most 1/8 slack, so a listpack stays
-    /// close to its encoded size (Redis reallocs to the exact size).
-    fn reserve(&mut self, extra: usize) {
-        let need = self.buf.len() + extra;
-        if need > self.buf.capacity() {
-            let target = need + need / 8;
-            self.buf.reserve_exact(target - self.buf.len());
-        }
+        RevIter { lp: self, off: self.bytes() }
     }
 
     pub fn push_back(&mut self, v: &[u8]) {
-        self.reserve(entry_size(v));
-        encode_entry(v, &mut self.buf);
-        self.count += 1;
+        self.insert_at(self.bytes(), v);
     }
 
     pub fn push_front(&mut self, v: &[u8]) {
@@ -313,18 +424,11 @@ impl Listpack {
 
     /// Inserts `v` as a new entry starting at `off` (before the entry there).
     pub fn insert_at(&mut self, off: usize, v: &[u8]) {
-        if off == self.buf.len() {
-            return self.push_back(v);
-        }
         let size = entry_size(v);
-        self.reserve(size);
-        let old_len = self.buf.len();
-        self.buf.resize(old_len + size, 0);
-        self.buf.copy_within(off..old_len, off + size);
-        let mut e = Vec::with_capacity(size);
-        encode_entry(v, &mut e);
-        self.buf[off..off + size].copy_from_slice(&e);
-        self.count += 1;
+        let count = self.len();
+        self.open_gap(off, size);
+        write_entry(v, &mut self.buf_mut()[off..off + size]);
+        self.set_count(count + 1);
     }
 
     /// Removes `n` entries starting at `off`; returns the offset where the next entry now is.
@@ -333,9 +437,9 @@ impl Listpack {
         for _ in 0..n {
             end = self.next(end);
         }
-        self.buf.drain(off..end);
-        self.count -= n as u32;
-        self.shrink_if_slack();
+        let count = self.len();
+        self.close_gap(off, end);
+        self.set_count(count - n);
         off
     }
 
@@ -346,56 +450,56 @@ impl Listpack {
     /// Replaces the entry at `off` with `v`; returns the offset after the new entry.
     pub fn replace(&mut self, off: usize, v: &[u8]) -> usize {
         let end = self.next(off);
-        let mut e = Vec::with_capacity(entry_size(v));
-        encode_entry(v, &mut e);
-        let new_end = off + e.len();
-        self.buf.splice(off..end, e);
-        new_end
+        let size = entry_size(v);
+        let old = end - off;
+        if size > old {
+            self.open_gap(end, size - old);
+        } else if size < old {
+            self.close_gap(off + size, end);
+        }
+        write_entry(v, &mut self.buf_mut()[off..off + size]);
+        off + size
     }
 
     /// Keeps only the entries for which `keep` is true, in one pass.
     pub fn retain(&mut self, mut keep: impl FnMut(Elem<'_>) -> bool) -> usize {
-        let mut out = Vec::with_capacity(self.buf.len());
-        let mut removed = 0;
-        let mut off = 0;
-        while off < self.buf.len() {
-            let (e, next) = self.get(off);
+        let (mut read, mut write, mut removed) = (0, 0, 0);
+        while read < self.bytes() {
+            let (e, next) = self.get(read);
             if keep(e) {
-                out.extend_from_slice(&self.buf[off..next]);
+                self.buf_mut().copy_within(read..next, write);
+                write += next - read;
             } else {
                 removed += 1;
             }
-            off = next;
+            read = next;
         }
         if removed > 0 {
-            out.shrink_to_fit();
-            self.buf = out;
-            self.count -= removed as u32;
+            let count = self.len();
+            self.resize(write);
+            self.set_count(count - removed);
         }
         removed
     }
 
     /// Appends the raw entries of `other` after this one's.
     pub fn append(&mut self, other: &Listpack) {
-        self.reserve(other.buf.len());
-        self.buf.extend_from_slice(&other.buf);
-        self.count += other.count;
+        let (old, count) = (self.bytes(), self.len());
+        self.resize(old + other.bytes());
+        self.buf_mut()[old..].copy_from_slice(other.buf());
+        self.set_count(count + other.len());
     }
 
     /// Splits off the entries from `index` on into a new listpack.
     pub fn split_off(&mut self, index: usize) -> Listpack {
-        let off = if index == self.len() { self.buf.len() } else { self.seek(index) };
-        let tail = Listpack { buf: self.buf[off..].to_vec(), count: self.count - index as u32 };
-        self.buf.truncate(off);
-        self.buf.shrink_to_fit();
-        self.count = index as u32;
+        let off = if index == self.len() { self.bytes() } else { self.seek(index) };
+        let mut tail = Listpack::new();
+        tail.resize(self.bytes() - off);
+        tail.buf_mut().copy_from_slice(&self.buf()[off..]);
+        tail.set_count(self.len() - index);
+        self.resize(off);
+        self.set_count(index);
         tail
-    }
-
-    fn shrink_if_slack(&mut self) {
-        if self.buf.capacity() > 64 && self.buf.capacity() > self.buf.len() * 2 {
-            self.buf.shrink_to(self.buf.len() + self.buf.len() / 8);
-        }
     }
 }
 
@@ -407,7 +511,7 @@ pub struct Iter<'a> {
 impl<'a> Iterator for Iter<'a> {
     type Item = Elem<'a>;
     fn next(&mut self) -> Option<Elem<'a>> {
-        if self.off >= self.lp.buf.len() {
+        if self.off >= self.lp.bytes() {
             return None;
         }
         let (e, next) = self.lp.get(self.off);
@@ -519,5 +623,82 @@ mod tests {
         lp.append(&tail);
         assert_eq!(all(&lp), [&b"z"[..], b"c"]);
         assert_eq!(lp.last().map(|o| lp.get(o).0), Some(Elem::Str(b"c")));
+    }
+
+    /// Random edits against a `Vec` model: the header, the size classes and every gap move
+    /// must keep the entries intact.
+    #[test]
+    fn random_edits_match_a_model() {
+        let mut rng = 0x1234_5678_u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut lp = Listpack::new();
+        let mut model: Vec<Vec<u8>> = Vec::new();
+        for step in 0..5000 {
+            let v = match next(4) {
+                0 => next(100_000).to_string().into_bytes(),
+                1 => vec![b'x'; next(300) as usize],
+                _ => format!("s{step}").into_bytes(),
+            };
+            match next(6) {
+                0 | 1 => {
+                    lp.push_back(&v);
+                    model.push(v);
+                }
+                2 => {
+                    let i = next(model.len() as u64 + 1) as usize;
+                    let off = if i == model.len() { lp.bytes() } else { lp.seek(i) };
+                    lp.insert_at(off, &v);
+                    model.insert(i, v);
+                }
+                3 if !model.is_empty() => {
+                    let i = next(model.len() as u64) as usize;
+                    lp.replace(lp.seek(i), &v);
+                    model[i] = v;
+                }
+                4 if !model.is_empty() => {
+                    let i = next(model.len() as u64) as usize;
+                    let n = (next(3) as usize + 1).min(model.len() - i);
+                    lp.delete_range(lp.seek(i), n);
+                    model.drain(i..i + n);
+                }
+                _ if model.len() > 1 => {
+                    let i = next(model.len() as u64) as usize;
+                    let tail = lp.split_off(i);
+                    let model_tail = model.split_off(i);
+                    assert_eq!(all(&tail), model_tail);
+                    lp.append(&tail);
+                    model.extend(model_tail);
+                }
+                _ => {}
+            }
+            assert_eq!(lp.len(), model.len());
+            assert_eq!(lp.is_empty(), model.is_empty());
+            assert!(lp.heap_bytes() >= lp.bytes());
+        }
+        assert_eq!(all(&lp), model);
+    }
+
+    #[test]
+    fn allocations_follow_malloc_classes() {
+        assert_eq!(alloc_class(1), 24);
+        assert_eq!(alloc_class(24), 24);
+        assert_eq!(alloc_class(25), 40);
+        assert_eq!(alloc_class(45), 56);
+        assert_eq!(alloc_class(1024), 1032);
+        assert_eq!(alloc_class(1025), 1280);
+        for n in 1..100_000 {
+            assert!(alloc_class(n) >= n && alloc_class(n) >= alloc_class(n - 1), "{n}");
+        }
+        let mut lp = Listpack::new();
+        lp.push_back(b"hello");
+        assert_eq!(lp.heap_bytes(), 24);
+        lp.delete(0);
+        assert_eq!(lp.heap_bytes(), 0);
+        assert_eq!(std::mem::size_of::<Listpack>(), 16);
     }
 }

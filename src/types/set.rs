@@ -9,7 +9,8 @@ use crate::resp::parse::parse_i64;
 
 pub enum Set {
     Ints(IntSet),
-    Table(Dict<()>),
+    /// Boxed so that a set (24 bytes) lives inside the key's entry.
+    Table(Box<Dict<()>>),
 }
 
 impl Default for Set {
@@ -34,10 +35,10 @@ impl Clone for Set {
             Set::Ints(i) => Set::Ints(i.clone()),
             Set::Table(d) => {
                 let mut t = Dict::new();
-                for (k, _) in d {
+                for (k, _) in d.iter() {
                     t.insert_slice(k, ());
                 }
-                Set::Table(t)
+                Set::Table(Box::new(t))
             }
         }
     }
@@ -83,7 +84,7 @@ impl Set {
     pub fn for_member(first: &[u8]) -> Set {
         match parse_i64(first) {
             Some(_) => Set::Ints(IntSet::new()),
-            None => Set::Table(Dict::new()),
+            None => Set::Table(Box::default()),
         }
     }
 
@@ -110,7 +111,7 @@ impl Set {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Set::Ints(i) => i.heap_bytes(),
-            Set::Table(d) => d.mem_usage_bytes(),
+            Set::Table(d) => std::mem::size_of::<Dict<()>>() + d.mem_usage_bytes(),
         }
     }
 
@@ -156,7 +157,7 @@ impl Set {
                 let n = crate::resp::write::format_i64(&mut tmp, v);
                 d.insert_slice(&tmp[..n], ());
             }
-            *self = Set::Table(d);
+            *self = Set::Table(Box::new(d));
         }
     }
 
