@@ -438,7 +438,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, out: &mut Out, readonly: bool) -> Cmd
         if n == 0 {
             ctx.db().remove(dest);
         } else {
-            let entry = ctx.new_entry(Value::List(Box::new(list)));
+            let entry = ctx.new_entry(Value::List(list));
             ctx.db().insert(dest, entry);
         }
         out.int(n as i64);
