@@ -1,6 +1,27 @@
 //! `shardis [redis.conf] [--port 6379] [--threads N] [--<directive> <value>...]`
 
+/// mimalloc: no per-allocation header (small values cost less than with glibc) and cheap
+/// frees of memory allocated on another core (cross-shard messages are freed by the
+/// receiving core, which makes glibc's arenas take locks).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+unsafe extern "C" {
+    /// mimalloc's option setter (in the statically linked libmimalloc).
+    fn mi_option_set(option: i32, value: std::ffi::c_long);
+}
+
+/// mimalloc's `mi_option_purge_delay`.
+const MI_OPTION_PURGE_DELAY: i32 = 15;
+
+/// Freed pages go back to the OS at once: by default mimalloc keeps them 10 ms, which after a
+/// bulk load left RSS far above the data (up to 1.8x Redis's for small hashes).
+fn tune_allocator() {
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
+
 fn main() {
+    tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!(

@@ -115,14 +115,14 @@ fn layout(cap: usize) -> Layout {
     Layout::from_size_align(cap, 1).expect("listpack size fits a layout")
 }
 
-/// The allocation size for a listpack whose entries take `n` bytes: glibc malloc's
-/// usable size for the chunk `n` needs (chunks are multiples of 16 with an 8-byte header, at
-/// least 32) up to 1 KB, then steps of 1/8 of the power of two below.
+/// The allocation size for a listpack whose entries take `n` bytes: the size class mimalloc
+/// (the server's allocator) serves it from, so growing within it needs no reallocation and no
+/// byte of the class is wasted: 8-byte steps up to 64 bytes, then four classes per doubling.
 fn alloc_class(n: usize) -> usize {
-    if n <= 1024 {
-        (((n + 8 + 15) & !15) - 8).max(24)
+    if n <= 64 {
+        n.div_ceil(8).max(1) * 8
     } else {
-        let step = (n.next_power_of_two() / 8).max(16);
+        let step = n.next_power_of_two() / 8;
         n.div_ceil(step) * step
     }
 }
@@ -684,19 +684,19 @@ mod tests {
     }
 
     #[test]
-    fn allocations_follow_malloc_classes() {
-        assert_eq!(alloc_class(1), 24);
+    fn allocations_follow_mimalloc_classes() {
+        assert_eq!(alloc_class(1), 8);
         assert_eq!(alloc_class(24), 24);
-        assert_eq!(alloc_class(25), 40);
-        assert_eq!(alloc_class(45), 56);
-        assert_eq!(alloc_class(1024), 1032);
+        assert_eq!(alloc_class(25), 32);
+        assert_eq!(alloc_class(65), 80);
+        assert_eq!(alloc_class(1024), 1024);
         assert_eq!(alloc_class(1025), 1280);
         for n in 1..100_000 {
             assert!(alloc_class(n) >= n && alloc_class(n) >= alloc_class(n - 1), "{n}");
         }
         let mut lp = Listpack::new();
         lp.push_back(b"hello");
-        assert_eq!(lp.heap_bytes(), 24);
+        assert_eq!(lp.heap_bytes(), 8);
         lp.delete(0);
         assert_eq!(lp.heap_bytes(), 0);
         assert_eq!(std::mem::size_of::<Listpack>(), 16);
