@@ -10,8 +10,9 @@
 //! 4. `dispatch` maps keys to slots to shards. A command whose keys are all on this core runs
 //!    at once against the local `shard::Shard`; commands for other shards are batched per shard
 //!    and travel over glommio channels (`dispatch::mesh`), replies come back as RESP bytes.
-//! 5. Commands spanning shards take those shards' gates in shard order (`tx::gate`), run
-//!    their per-shard parts, merge the replies, and release.
+//! 5. Commands spanning shards, and EXEC, are transactions (`tx`): scheduled on every shard
+//!    they touch with key intents, run as hops when their turn comes, merged, concluded.
+//!    Blocking commands wait on their keys' shards (`tx::blocking`); WATCH registers there.
 //! 6. Replies are written into the connection's output buffer in request order and sent.
 
 pub mod commands;
