@@ -287,40 +287,6 @@ fn blmove_queue_loses_and_duplicates_nothing(t: &dyn Target) {
     assert_eq!(all.len(), PRODUCERS * JOBS_EACH, "a job was lost");
 }
 
-macro_rules! for_threads {
-    ($($check:ident),* $(,)?) => {
-        $(
-            mod $check {
-                use super::*;
-
-                #[test]
-                fn threads1() {
-                    let s = Server::start(1, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn threads2() {
-                    let s = Server::start(2, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn threads4() {
-                    let s = Server::start(4, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn redis() {
-                    let Some(r) = start_redis_or_skip() else { return };
-                    super::$check(&r);
-                }
-            }
-        )*
-    };
-}
-
 for_threads!(
     fifo_wakeups_across_cores,
     push_inside_exec_wakes,

@@ -541,40 +541,6 @@ fn msetnx_all_or_nothing(t: &dyn Target) {
 // Tests
 // ---------------------------------------------------------------------------
 
-macro_rules! for_threads {
-    ($($check:ident),* $(,)?) => {
-        $(
-            mod $check {
-                use super::*;
-
-                #[test]
-                fn threads1() {
-                    let s = Server::start(1, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn threads2() {
-                    let s = Server::start(2, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn threads4() {
-                    let s = Server::start(4, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn redis() {
-                    let Some(r) = start_redis_or_skip() else { return };
-                    super::$check(&r);
-                }
-            }
-        )*
-    };
-}
-
 for_threads!(
     mset_mget_50,
     del_exists_counts,

@@ -447,40 +447,6 @@ fn crossing_transactions_never_deadlock(t: &dyn Target) {
     });
 }
 
-macro_rules! for_threads {
-    ($($check:ident),* $(,)?) => {
-        $(
-            mod $check {
-                use super::*;
-
-                #[test]
-                fn threads1() {
-                    let s = Server::start(1, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn threads2() {
-                    let s = Server::start(2, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn threads4() {
-                    let s = Server::start(4, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn redis() {
-                    let Some(r) = start_redis_or_skip() else { return };
-                    super::$check(&r);
-                }
-            }
-        )*
-    };
-}
-
 for_threads!(
     bank_transfers_keep_the_total,
     watch_counters_count_successful_execs,

@@ -683,3 +683,40 @@ pub fn assert_reply(actual: &[u8], expected: &[u8], context: &str) {
         panic!("reply mismatch ({context})\n  expected: {}\n  actual:   {}", show(expected), show(actual));
     }
 }
+
+/// Defines, for each check `fn(&dyn Target)`, a module of tests that run it against shardis
+/// with 1, 2 and 4 threads and, as `redis`, against a real redis-server when installed.
+#[macro_export]
+macro_rules! for_threads {
+    ($($check:ident),* $(,)?) => {
+        $(
+            mod $check {
+                use super::*;
+
+                #[test]
+                fn threads1() {
+                    let s = Server::start(1, &[]);
+                    super::$check(&s);
+                }
+
+                #[test]
+                fn threads2() {
+                    let s = Server::start(2, &[]);
+                    super::$check(&s);
+                }
+
+                #[test]
+                fn threads4() {
+                    let s = Server::start(4, &[]);
+                    super::$check(&s);
+                }
+
+                #[test]
+                fn redis() {
+                    let Some(r) = start_redis_or_skip() else { return };
+                    super::$check(&r);
+                }
+            }
+        )*
+    };
+}
