@@ -142,7 +142,8 @@ pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: A
                     reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
                 }
                 Wake::Killed => {}
-                _ => null_reply(cmd, &mut reply),
+                // Redis answers every blocking command that timed out with a null array.
+                _ => reply.null_array(),
             }
             break;
         }
@@ -150,11 +151,6 @@ pub async fn run(core: &Rc<Core>, client: &mut Client, cmd_index: usize, args: A
     core.unblock_client(client.id());
     unregister(core, client.id(), shards).await;
     out.raw(&reply.buf);
-}
-
-/// The reply Redis gives a blocking command that timed out: a null array for all of them.
-fn null_reply(_cmd: &Command, out: &mut Out) {
-    out.null_array();
 }
 
 /// Registers the client on each key's shard; returns the shards.
