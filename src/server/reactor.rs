@@ -32,6 +32,9 @@ struct IoSlot {
 
 /// Longest a busy socket loop runs before glommio gets to poll its rings.
 const REACTOR_TURN: Duration = Duration::from_micros(50);
+/// The same while a task of this core waits for a reply from another core (where replies
+/// arrive): shorter, but not every round, since each turn costs an io_uring submission.
+const AWAITING_TURN: Duration = Duration::from_micros(10);
 
 pub struct Reactor {
     epfd: RawFd,
@@ -106,7 +109,9 @@ impl Reactor {
                 // timers) a turn only every REACTOR_TURN: the timer yield costs ~10% of a
                 // busy core when taken every round.
                 let now = Instant::now();
-                if now - last_reactor_turn >= REACTOR_TURN || crate::dispatch::mesh::awaiting_replies() {
+                let turn =
+                    if crate::dispatch::mesh::awaiting_replies() { AWAITING_TURN } else { REACTOR_TURN };
+                if now - last_reactor_turn >= turn {
                     last_reactor_turn = now;
                     yield_to_reactor().await;
                 } else {
