@@ -943,39 +943,28 @@ fn connection_script() -> Script {
 // Tests
 // ---------------------------------------------------------------------------
 
-macro_rules! diff_tests {
-    ($($test:ident => $script:ident, $threads:expr, $resp3:expr;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                run_diff(stringify!($script), &$script(), $threads, $resp3);
-            }
-        )*
-    };
-}
-
-diff_tests! {
-    strings_threads1 => strings_script, 1, false;
-    strings_threads4 => strings_script, 4, false;
-    strings_resp3_threads1 => strings_script, 1, true;
-    strings_resp3_threads4 => strings_script, 4, true;
-    keys_threads1 => keys_script, 1, false;
-    keys_threads4 => keys_script, 4, false;
-    keys_resp3_threads1 => keys_script, 1, true;
-    keys_resp3_threads4 => keys_script, 4, true;
-    expiry_threads1 => expiry_script, 1, false;
-    expiry_threads4 => expiry_script, 4, false;
-    databases_threads1 => databases_script, 1, false;
-    databases_threads4 => databases_script, 4, false;
-    connection_threads1 => connection_script, 1, false;
-    connection_threads4 => connection_script, 4, false;
-    connection_resp3_threads4 => connection_script, 4, true;
-    incrbyfloat_precision_threads1 => incrbyfloat_precision_script, 1, false;
-    incrbyfloat_precision_threads4 => incrbyfloat_precision_script, 4, false;
-    random_seed1_threads1 => random_script_seed1, 1, false;
-    random_seed1_threads4 => random_script_seed1, 4, false;
-    random_seed2_resp3_threads4 => random_script_seed2, 4, true;
-    random_seed3_threads2 => random_script_seed3, 2, false;
+diff_cases! {
+    strings_threads1: strings_script, 1, false;
+    strings_threads4: strings_script, 4, false;
+    strings_resp3_threads1: strings_script, 1, true;
+    strings_resp3_threads4: strings_script, 4, true;
+    keys_threads1: keys_script, 1, false;
+    keys_threads4: keys_script, 4, false;
+    keys_resp3_threads1: keys_script, 1, true;
+    keys_resp3_threads4: keys_script, 4, true;
+    expiry_threads1: expiry_script, 1, false;
+    expiry_threads4: expiry_script, 4, false;
+    databases_threads1: databases_script, 1, false;
+    databases_threads4: databases_script, 4, false;
+    connection_threads1: connection_script, 1, false;
+    connection_threads4: connection_script, 4, false;
+    connection_resp3_threads4: connection_script, 4, true;
+    incrbyfloat_precision_threads1: incrbyfloat_precision_script, 1, false;
+    incrbyfloat_precision_threads4: incrbyfloat_precision_script, 4, false;
+    random_seed1_threads1: random_script_seed1, 1, false;
+    random_seed1_threads4: random_script_seed1, 4, false;
+    random_seed2_resp3_threads4: random_script_seed2, 4, true;
+    random_seed3_threads2: random_script_seed3, 2, false;
 }
 
 fn random_script_seed1() -> Script {

@@ -324,34 +324,6 @@ fn expiry_in_other_dbs(t: &dyn Target) {
 // Tests
 // ---------------------------------------------------------------------------
 
-macro_rules! for_threads {
-    ($($check:ident),* $(,)?) => {
-        $(
-            mod $check {
-                use super::*;
-
-                #[test]
-                fn threads1() {
-                    let s = Server::start(1, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn threads4() {
-                    let s = Server::start(4, &[]);
-                    super::$check(&s);
-                }
-
-                #[test]
-                fn redis() {
-                    let Some(r) = start_redis_or_skip() else { return };
-                    super::$check(&r);
-                }
-            }
-        )*
-    };
-}
-
 for_threads!(
     px_key_disappears,
     active_expiry,

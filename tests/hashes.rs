@@ -391,33 +391,7 @@ fn random_seed2() -> Script {
     random_script(0x2545_f491_4f6c_dd1d, 3000)
 }
 
-macro_rules! diff_tests {
-    ($($test:ident => $script:ident;)*) => {
-        $(
-            mod $test {
-                use super::*;
-                #[test]
-                fn threads1() {
-                    run_diff(stringify!($script), &$script(), 1, false);
-                }
-                #[test]
-                fn threads4() {
-                    run_diff(stringify!($script), &$script(), 4, false);
-                }
-                #[test]
-                fn resp3_threads1() {
-                    run_diff(stringify!($script), &$script(), 1, true);
-                }
-                #[test]
-                fn resp3_threads4() {
-                    run_diff(stringify!($script), &$script(), 4, true);
-                }
-            }
-        )*
-    };
-}
-
-diff_tests! {
+diff_matrix! {
     writes_reads => writes_and_reads;
     counters_diff => counters;
     encodings_diff => encodings;

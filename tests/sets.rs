@@ -194,18 +194,7 @@ fn random_set_script_2() -> Script {
     random_set_script(0x1234_5678_9abc_def1, 2000)
 }
 
-macro_rules! diff_tests {
-    ($($test:ident: $script:ident, $threads:expr, $resp3:expr;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                run_diff(stringify!($script), &$script(), $threads, $resp3);
-            }
-        )*
-    };
-}
-
-diff_tests! {
+diff_cases! {
     sets_t1_resp2: set_script, 1, false;
     sets_t4_resp2: set_script, 4, false;
     sets_t1_resp3: set_script, 1, true;

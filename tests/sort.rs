@@ -471,18 +471,7 @@ fn random_tagged() -> Script {
     random_sort_script(0x1234_5678_9abc_def1, 2500, false)
 }
 
-macro_rules! diff_tests {
-    ($($test:ident: $script:ident, $threads:expr, $resp3:expr;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                run_diff(stringify!($script), &$script(), $threads, $resp3);
-            }
-        )*
-    };
-}
-
-diff_tests! {
+diff_cases! {
     sort_t1_resp2: sort_script, 1, false;
     sort_t4_resp2: sort_script, 4, false;
     sort_t1_resp3: sort_script, 1, true;

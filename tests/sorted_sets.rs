@@ -341,18 +341,7 @@ fn random_zset_script_2() -> Script {
     random_zset_script(0x2545_f491_4f6c_dd1d, 2500)
 }
 
-macro_rules! diff_tests {
-    ($($test:ident: $script:ident, $threads:expr, $resp3:expr;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                run_diff(stringify!($script), &$script(), $threads, $resp3);
-            }
-        )*
-    };
-}
-
-diff_tests! {
+diff_cases! {
     zsets_t1_resp2: zset_script, 1, false;
     zsets_t4_resp2: zset_script, 4, false;
     zsets_t1_resp3: zset_script, 1, true;

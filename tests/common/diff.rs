@@ -259,3 +259,45 @@ pub fn run_diff_on(
         panic!("{msg}");
     }
 }
+
+/// One differential test per line: `name: script_fn, threads, resp3;`.
+#[macro_export]
+macro_rules! diff_cases {
+    ($($test:ident: $script:ident, $threads:expr, $resp3:expr;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                run_diff(stringify!($script), &$script(), $threads, $resp3);
+            }
+        )*
+    };
+}
+
+/// For each `name => script_fn;`, a module running the script with 1 and 4 threads, in RESP2
+/// and in RESP3.
+#[macro_export]
+macro_rules! diff_matrix {
+    ($($test:ident => $script:ident;)*) => {
+        $(
+            mod $test {
+                use super::*;
+                #[test]
+                fn threads1() {
+                    run_diff(stringify!($script), &$script(), 1, false);
+                }
+                #[test]
+                fn threads4() {
+                    run_diff(stringify!($script), &$script(), 4, false);
+                }
+                #[test]
+                fn resp3_threads1() {
+                    run_diff(stringify!($script), &$script(), 1, true);
+                }
+                #[test]
+                fn resp3_threads4() {
+                    run_diff(stringify!($script), &$script(), 4, true);
+                }
+            }
+        )*
+    };
+}
