@@ -257,6 +257,13 @@ impl Command {
         (range.start as usize..range.end as usize).step_by(step as usize)
     }
 
+    /// Indexes of the keys a write command may change: all its keys, except SORT's source
+    /// (only its STORE destination is written; re-encoding the source changes nothing).
+    pub fn written_keys(&self, args: Args) -> impl Iterator<Item = usize> {
+        let sort = self.name == "sort";
+        self.keys(args).filter(move |&i| !(sort && i == 1))
+    }
+
     /// Indexes of the key arguments of one call.
     pub fn keys(&self, args: Args) -> KeyPositions {
         match self.keys_fn {

@@ -72,9 +72,7 @@ pub async fn run_unblocked(
             run_split(core, client, cmd_index, a, groups, how, None, out).await;
         }
         Exec::Cross(_, special) => match single_shard(core, cmd_index, a) {
-            Some(shard) if !copies_across_dbs(special) => {
-                run_on_shard(core, shard, client, cmd_index, a, out).await
-            }
+            Some(shard) => run_on_shard(core, shard, client, cmd_index, a, out).await,
             _ => run_cross(core, client, cmd_index, special, a, None, out).await,
         },
         Exec::Conn(f) => {
@@ -86,12 +84,6 @@ pub async fn run_unblocked(
         }
         Exec::Special(special) => crate::commands::server::run_special(core, client, special, a, out).await,
     }
-}
-
-/// COPY into another database stays on one shard but still needs its options parsed by the
-/// shard function, which handles it; nothing crosses.
-fn copies_across_dbs(_special: Special) -> bool {
-    false
 }
 
 /// The one shard all of a command's keys live on (this core for keyless commands), or None.
@@ -394,8 +386,7 @@ async fn gather_and_run(
         // Keys the command reports it wrote stay "changed" for WATCH even when their value
         // came out the same (as Redis signals them); SORT writes only its destination.
         let cmd = &table()[cmd_index];
-        let written: Vec<&[u8]> =
-            cmd.keys(args).filter(|&i| !(cmd.name == "sort" && i == 1)).map(|i| args.get(i)).collect();
+        let written: Vec<&[u8]> = cmd.written_keys(args).map(|i| args.get(i)).collect();
         let mut changed: BTreeMap<usize, Vec<WriteBack>> = BTreeMap::new();
         for (shard, key, state) in before {
             let after = ctx.lookup_quiet(&key).map(|e| (e.value.clone(), e.expire_at_ms));

@@ -102,11 +102,8 @@ fn run_watched(
 ) -> crate::error::CmdResult {
     let db = ctx.db;
     let now = ctx.now_ms;
-    // SORT writes only its STORE destination (a sorted set it re-encodes is not changed).
-    let skip_source = cmd.name == "sort";
     let watched: Vec<(&[u8], KeyState)> = cmd
-        .keys(args)
-        .filter(|&i| !(skip_source && i == 1))
+        .written_keys(args)
         .map(|i| args.get(i))
         .filter(|k| ctx.shard.watch.is_watched(db, k))
         .map(|k| (k, ctx.shard.dbs[db].peek(k, now).map(|e| (e.value.clone(), e.expire_at_ms))))

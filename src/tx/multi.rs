@@ -160,9 +160,7 @@ async fn run_queued(
             Exec::Shard(_) | Exec::Multi(..) | Exec::Cross(..) => coord::single_shard(core, *cmd_index, a),
             _ => None,
         };
-        let is_cross =
-            matches!(cmd.exec, Exec::Cross(_, special) if special == commands::Special::Copy && a.len() > 3);
-        if let (Some(shard), false) = (shard, is_cross)
+        if let Some(shard) = shard
             && shard != core.id
         {
             if hop.as_ref().is_some_and(|h| h.shard != shard) {
