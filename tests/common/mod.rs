@@ -29,9 +29,20 @@ static DIR_COUNTER: AtomicUsize = AtomicUsize::new(0);
 // Process management
 // ---------------------------------------------------------------------------
 
+/// A port nobody listens on and that no other test of this process was given:
+/// the kernel may hand a just-released port out again, and two tests given one
+/// port would talk to each other's servers (shardis binds with SO_REUSEPORT).
 fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn unique_temp_dir(prefix: &str) -> PathBuf {
@@ -54,25 +65,33 @@ fn file_tail(path: &Path, max_bytes: usize) -> String {
     }
 }
 
-/// Sends PING on a fresh connection and checks for +PONG.
-fn ping_ok(port: u16) -> bool {
+/// True when the server on `port` answers and is process `pid`. Checking the
+/// pid matters: a port that was free when picked can be taken by another
+/// test's server before ours binds it, and that server would answer too.
+fn answers_as(port: u16, pid: u32) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
     let _ = s.set_write_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
+    if s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").is_err() {
         return false;
     }
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 64];
-    while buf.len() < 7 {
+    let mut chunk = [0u8; 4096];
+    loop {
+        match parse_value(&buf, 0) {
+            Ok(Some(_)) => break,
+            Ok(None) => {}
+            Err(_) => return false,
+        }
         match s.read(&mut chunk) {
             Ok(0) | Err(_) => return false,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    buf.starts_with(b"+PONG\r\n")
+    let text = String::from_utf8_lossy(&buf);
+    text.lines().any(|l| l.trim_end() == format!("process_id:{pid}"))
 }
 
 /// A spawned server process (shardis or redis-server).
@@ -132,7 +151,7 @@ impl Proc {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("exited early with {status}"));
             }
-            if ping_ok(self.port) {
+            if answers_as(self.port, self.child.id()) {
                 return Ok(());
             }
             if Instant::now() > deadline {
