@@ -19,6 +19,7 @@ pub mod commands;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod persistence;
 pub mod resp;
 pub mod server;
 pub mod shard;

@@ -47,6 +47,9 @@ pub fn exec_local(core: &Rc<Core>, cmd_index: usize, db: usize, args: Args, out:
         } else {
             f(&mut ctx, args, out)
         };
+        if cmd.flags & WRITE != 0 && result.is_ok() {
+            ctx.shard.dirty += 1;
+        }
         if cmd.flags & WRITE != 0 && !ctx.shard.blocked.is_empty() {
             signal_blocked(&mut ctx, cmd, args);
         }

@@ -43,6 +43,10 @@ async fn core_main(id: usize, threads: usize, cfg: Config, ends: mesh::MeshEnds,
     let (mesh, receivers) = mesh::connect(id, ends).await;
     let reactor = reactor::Reactor::new(Duration::from_micros(cfg.spin_us)).expect("epoll_create1");
     let core = Rc::new(Core::new(id, threads, cfg.clone(), Rc::new(mesh), reactor.clone(), started_unix));
+    if let Err(e) = crate::persistence::load_at_startup(&core).await {
+        crate::log(&e);
+        std::process::exit(1);
+    }
     for (peer, rx) in receivers.requests {
         glommio::spawn_local(serve_requests(core.clone(), peer, rx)).detach();
     }

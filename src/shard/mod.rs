@@ -31,6 +31,8 @@ pub struct Shard {
     /// On a scratch shard only: the keys lookups did not find, which the coordinator then
     /// gathers from their shards (SORT's BY and GET patterns).
     pub missed: Option<Vec<Vec<u8>>>,
+    /// Writes applied since the last snapshot (Redis's `dirty`, for `save` points and INFO).
+    pub dirty: u64,
 }
 
 impl Shard {
@@ -44,6 +46,7 @@ impl Shard {
             watch: Default::default(),
             blocked: Default::default(),
             missed: None,
+            dirty: 0,
         }
     }
 
