@@ -527,7 +527,9 @@ fn copy(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 pub fn take_for_move(ctx: &mut Ctx, key: &[u8]) -> Option<Entry> {
     ctx.lookup_quiet(key)?;
     ctx.touch_watched(key);
-    ctx.db().remove(key)
+    let entry = ctx.db().remove(key);
+    crate::persistence::propagate::log_key_state(ctx, key);
+    entry
 }
 
 /// COPY's source side across shards: a copy of `key`'s value and its TTL (absolute unix ms,
@@ -548,6 +550,7 @@ pub fn put_moved(ctx: &mut Ctx, key: &[u8], entry: Entry, replace: bool) -> bool
     }
     ctx.db().insert(key, entry);
     ctx.touch_watched(key);
+    crate::persistence::propagate::log_key_state(ctx, key);
     true
 }
 
@@ -565,6 +568,7 @@ pub fn write_back(ctx: &mut Ctx, key: &[u8], state: Option<(Value, u64)>) {
         }
     }
     ctx.touch_watched(key);
+    crate::persistence::propagate::log_key_state(ctx, key);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,6 +44,11 @@ impl<'a> Args<'a> {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// The arguments, for callers that need the count up front.
+    pub fn iter_exact(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
     pub fn to_vecs(&self) -> Vec<Vec<u8>> {
         self.iter().map(|a| a.to_vec()).collect()
     }
@@ -155,6 +160,7 @@ pub enum Special {
     Discard,
     Watch,
     Unwatch,
+    BgRewriteAof,
 }
 
 #[derive(Clone, Copy)]

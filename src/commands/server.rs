@@ -48,6 +48,7 @@ pub const COMMANDS: &[Command] = &[
     cmd("scan", -2, Exec::Special(Special::Scan)),
     cmd("randomkey", 1, Exec::Special(Special::RandomKey)),
     cmd("lolwut", -1, Exec::Conn(lolwut)),
+    cmd("bgrewriteaof", 1, Exec::Special(Special::BgRewriteAof)),
 ];
 
 /// LOLWUT [VERSION version]: the server's version line.
@@ -144,6 +145,7 @@ pub async fn run_special(
             Ok(())
         }
         Special::Shutdown => shutdown(args),
+        Special::BgRewriteAof => crate::persistence::bgrewriteaof(core, out).await,
         Special::ClientUnblock => client_unblock(core, args, out).await,
         Special::Exec => {
             crate::tx::multi::exec(core, client, out).await;
@@ -450,6 +452,7 @@ struct CoreSnapshot {
     /// Transaction scheduling attempts taken and refused on this shard.
     tx_scheduled: u64,
     tx_refused: u64,
+    aof: Option<crate::persistence::aof::AofStats>,
 }
 
 async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
@@ -464,6 +467,7 @@ async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
             blocking_keys: shard.blocked.key_count(),
             tx_scheduled: c.txq.scheduled.get(),
             tx_refused: c.txq.refused.get(),
+            aof: c.aof.get().map(|a| a.stats.borrow().clone()),
         }
     })
     .await;
@@ -565,8 +569,9 @@ fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String
     }
     if show("persistence") {
         sections.push(format!(
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-            core.started_unix
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n{}",
+            core.started_unix,
+            crate::persistence::info_aof_lines(&snaps.iter().map(|s| s.aof.clone()).collect::<Vec<_>>())
         ));
     }
     if show("stats") {

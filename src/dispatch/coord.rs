@@ -162,7 +162,7 @@ pub async fn run_in_tx(
         core.txq.until_runnable(tx).await;
         let mut out = Out::new(client.resp3);
         core.tick();
-        exec_local(core, cmd, client.db, args, &mut out);
+        super::tagged(core, tx, || exec_local(core, cmd, client.db, args, &mut out));
         return out.buf;
     }
     call_batch(core, shard, tx, client.db, client.resp3, cmd, args).await
@@ -224,8 +224,12 @@ impl Scope {
         }
     }
 
-    async fn end(self, core: &Rc<Core>, fp: &Footprint) {
+    /// Concludes an own transaction; one that wrote commits its AOF group first.
+    async fn end(self, core: &Rc<Core>, fp: &Footprint, wrote: bool) {
         if self.own {
+            if wrote {
+                crate::persistence::aof::commit_group(core, self.tx).await;
+            }
             txc::finish(core, self.tx, fp.keys().copied()).await;
         }
     }
@@ -247,6 +251,10 @@ pub async fn run_split(
     let fp = split_footprint(cmd_index, client.db, args, &groups);
     let scope = Scope::enter(core, within, &fp).await;
     let tx = scope.tx;
+    // A write logged to the AOF concludes only after its commit record is safe (see
+    // `persistence::aof`); otherwise each shard concludes with its hop.
+    let logged = scope.own && core.aof.get().is_some() && table()[cmd_index].flags & commands::WRITE != 0;
+    let conclude_with_hop = scope.own && !logged;
     let mut waits = Vec::new();
     let mut local = None;
     for (&shard, positions) in &groups {
@@ -257,7 +265,7 @@ pub async fn run_split(
         }
         let mut batch = super::mesh::Batch::new(client.db, client.resp3);
         batch.push(cmd_index, sub.args().iter());
-        batch.conclude = scope.own;
+        batch.conclude = conclude_with_hop;
         waits.push((shard, core.mesh.start(shard, tx, ReqBody::Batch(batch)).await));
     }
     let mut replies: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
@@ -265,8 +273,8 @@ pub async fn run_split(
         core.txq.until_runnable(tx).await;
         let mut o = Out::new(client.resp3);
         core.tick();
-        exec_local(core, cmd_index, client.db, sub.args(), &mut o);
-        if scope.own {
+        super::tagged(core, tx, || exec_local(core, cmd_index, client.db, sub.args(), &mut o));
+        if conclude_with_hop {
             core.txq.conclude(tx);
         }
         replies.insert(core.id, o.buf);
@@ -275,6 +283,9 @@ pub async fn run_split(
         if let RespBody::Replies { out, .. } = wait.await {
             replies.insert(shard, out);
         }
+    }
+    if logged {
+        scope.end(core, &fp, true).await;
     }
     let ordered: Vec<Vec<u8>> = replies.into_values().collect();
     let positions: Vec<Vec<usize>> = groups.into_values().collect();
@@ -410,7 +421,7 @@ async fn gather_and_run(
             .await;
         }
     }
-    scope.end(core, &fp).await;
+    scope.end(core, &fp, writes).await;
     result
 }
 
@@ -474,7 +485,7 @@ async fn msetnx(
             run_in_tx(core, shard, tx, client, mset, sub.args()).await;
         }
     }
-    scope.end(core, &fp).await;
+    scope.end(core, &fp, existing == 0).await;
     out.int((existing == 0) as i64);
     Ok(())
 }
@@ -524,7 +535,7 @@ async fn rename(
         Ok(true)
     }
     .await;
-    scope.end(core, &fp).await;
+    scope.end(core, &fp, matches!(result, Ok(true))).await;
     let moved = result?;
     if nx {
         out.int(moved as i64)
@@ -567,7 +578,7 @@ async fn copy(
         .await
     }
     .await;
-    scope.end(core, &fp).await;
+    scope.end(core, &fp, copied).await;
     out.int(copied as i64);
     Ok(())
 }

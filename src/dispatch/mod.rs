@@ -42,11 +42,15 @@ pub fn exec_local(core: &Rc<Core>, cmd_index: usize, db: usize, args: Args, out:
         let mut shard = core.shard.borrow_mut();
         let config = core.config.borrow();
         let mut ctx = Ctx { shard: &mut shard, db, now_ms: core.now_ms.get(), config: &config };
+        let mark = out.buf.len();
         let result = if cmd.flags & WRITE != 0 && !ctx.shard.watch.is_empty() {
             run_watched(&mut ctx, cmd, f, args, out)
         } else {
             f(&mut ctx, args, out)
         };
+        if ctx.shard.aof.is_some() {
+            crate::persistence::propagate::after_command(&mut ctx, cmd, args, &out.buf[mark..], result.is_ok());
+        }
         if cmd.flags & WRITE != 0 && result.is_ok() {
             ctx.shard.dirty += 1;
         }
@@ -124,6 +128,49 @@ fn run_watched(
         }
     }
     result
+}
+
+/// Runs `f` with the shard's AOF records tagged as part of group `group` (see
+/// `persistence::aof`); returns its result and whether anything was logged meanwhile.
+pub fn tagged<R>(core: &Core, group: TxId, f: impl FnOnce() -> R) -> (R, bool) {
+    if group == 0 || core.aof.get().is_none() {
+        return (f(), false);
+    }
+    let before = set_tag(core, group);
+    let r = f();
+    let after = set_tag(core, before.0);
+    (r, after.1 != before.1)
+}
+
+/// Sets the AOF tag; returns the previous tag and the log's end offset.
+fn set_tag(core: &Core, tag: TxId) -> (TxId, u64) {
+    let mut shard = core.shard.borrow_mut();
+    let log = shard.aof.as_mut().expect("tagging needs an AOF");
+    (std::mem::replace(&mut log.tag, tag), log.appended)
+}
+
+/// Answers another core, after the AOF records the answer depends on are safe.
+fn reply_logged(core: &Core, from: usize, resp: Response, tx_wrote: bool) {
+    match core.aof.get() {
+        Some(aof) => aof.reply_after_logging(core, from, resp, tx_wrote),
+        None => core.mesh.reply(from, resp),
+    }
+}
+
+/// Runs a batch that must apply whole (an EXEC's part on one shard, outside a cross-shard
+/// transaction) as a logged group of its own, committed here.
+fn run_atomic_part(core: &Rc<Core>, batch: &Batch, out: &mut Out, ends: &mut Vec<u32>) {
+    if core.aof.get().is_none() {
+        run_batch_part(core, batch, (0, 0), false, out, ends);
+        return;
+    }
+    let group = crate::tx::next_id();
+    let ((), wrote) = tagged(core, group, || {
+        run_batch_part(core, batch, (0, 0), false, out, ends);
+    });
+    if wrote && let Some(log) = core.shard.borrow_mut().aof.as_mut() {
+        log.commit(group);
+    }
 }
 
 /// The intents a plain command would need to run as a transaction of its own.
@@ -209,13 +256,14 @@ fn run_batch_part(
 /// batches run command by command, each waiting its turn if a transaction holds its keys;
 /// atomic ones (EXEC on one shard) run whole, as a transaction if anything is in their way;
 /// a transaction's hop runs when the transaction may run here.
-async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> RespBody {
+async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> (RespBody, bool) {
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());
+    let mut wrote = false;
     if tx != 0 {
         core.txq.until_runnable(tx).await;
         core.tick();
-        run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends);
+        wrote = tagged(core, tx, || run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends)).1;
         if batch.conclude {
             core.txq.conclude(tx);
         }
@@ -225,7 +273,7 @@ async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> RespBody {
             core.txq.until_runnable(own).await;
         }
         core.tick();
-        run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends);
+        run_atomic_part(core, batch, &mut out, &mut ends);
         if let Some(own) = own {
             core.txq.conclude(own);
         }
@@ -239,7 +287,7 @@ async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> RespBody {
             at = run_batch_part(core, batch, (at.0 + 1, at.1 + args.len()), true, &mut out, &mut ends);
         }
     }
-    RespBody::Replies { out: out.buf, ends }
+    (RespBody::Replies { out: out.buf, ends }, wrote)
 }
 
 /// Schedules an atomic batch as a transaction when any of its commands is not admitted now.
@@ -260,7 +308,7 @@ fn batch_transaction(core: &Core, batch: &Batch) -> Option<TxId> {
 
 /// Runs a batch at once when nothing can be in its way: its transaction may run here, or no
 /// transaction is scheduled here at all (the common case). None when it has to wait.
-fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<RespBody> {
+fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<(RespBody, bool)> {
     let free = if tx != 0 { core.txq.runnable(tx) } else { core.txq.is_idle() };
     if !free {
         return None;
@@ -268,11 +316,18 @@ fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<RespBody> {
     core.tick();
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());
-    run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends);
+    let mut wrote = false;
+    if tx != 0 {
+        wrote = tagged(core, tx, || run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends)).1;
+    } else if batch.atomic {
+        run_atomic_part(core, batch, &mut out, &mut ends);
+    } else {
+        run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends);
+    }
     if tx != 0 && batch.conclude {
         core.txq.conclude(tx);
     }
-    Some(RespBody::Replies { out: out.buf, ends })
+    Some((RespBody::Replies { out: out.buf, ends }, wrote))
 }
 
 /// Serves one request from core `from`. Never waits: work that must wait for its turn gets a
@@ -281,13 +336,13 @@ pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
     let Request { id, tx, body } = req;
     match body {
         ReqBody::Batch(batch) => {
-            if let Some(body) = run_batch_now(core, tx, &batch) {
-                core.mesh.reply(from, Response { id, body });
+            if let Some((body, wrote)) = run_batch_now(core, tx, &batch) {
+                reply_logged(core, from, Response { id, body }, wrote);
             } else {
                 let core = core.clone();
                 glommio::spawn_local(async move {
-                    let body = run_batch(&core, tx, &batch).await;
-                    core.mesh.reply(from, Response { id, body });
+                    let (body, wrote) = run_batch(&core, tx, &batch).await;
+                    reply_logged(&core, from, Response { id, body }, wrote);
                 })
                 .detach();
             }
@@ -300,16 +355,16 @@ pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
         ReqBody::Wake(client) => core.wake_client(client),
         ReqBody::Call(f) => {
             if tx == 0 || core.txq.runnable(tx) {
-                let value = f(core);
+                let (value, wrote) = tagged(core, tx, || f(core));
                 core.send_wakes();
-                core.mesh.reply(from, Response { id, body: RespBody::Value(value) });
+                reply_logged(core, from, Response { id, body: RespBody::Value(value) }, wrote);
             } else {
                 let core = core.clone();
                 glommio::spawn_local(async move {
                     core.txq.until_runnable(tx).await;
-                    let value = f(&core);
+                    let (value, wrote) = tagged(&core, tx, || f(&core));
                     core.send_wakes();
-                    core.mesh.reply(from, Response { id, body: RespBody::Value(value) });
+                    reply_logged(&core, from, Response { id, body: RespBody::Value(value) }, wrote);
                 })
                 .detach();
             }
@@ -349,7 +404,7 @@ pub async fn invoke_on<T: Send + 'static>(
         if tx != 0 {
             core.txq.until_runnable(tx).await;
         }
-        let value = f(core);
+        let (value, _) = tagged(core, tx, || f(core));
         core.send_wakes();
         return value;
     }

@@ -118,6 +118,7 @@ async fn cron(core: Rc<Core>) {
         let effort = core.config.borrow().active_expire_effort;
         let mut shard = core.shard.borrow_mut();
         shard.active_expire(crate::shard::now_ms(), Duration::from_micros(1000 * effort));
+        crate::persistence::propagate::log_expired(&mut shard);
         shard.collect_expired();
         for db in &mut shard.dbs {
             db.dict.rehash_steps(100);

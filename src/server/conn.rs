@@ -369,6 +369,12 @@ fn reject(
 }
 
 async fn write_all(core: &Core, reg: &Registration, out: &mut Out) -> io::Result<()> {
+    if out.buf.is_empty() {
+        return Ok(());
+    }
+    if let Some(aof) = core.aof.get() {
+        aof.before_reply(core).await;
+    }
     let mut off = 0;
     while off < out.buf.len() {
         match reactor::send(reg.fd, &out.buf[off..]) {

@@ -58,6 +58,8 @@ pub struct Core {
     pub blocked: RefCell<ahash::AHashMap<u64, Rc<crate::tx::blocking::BlockState>>>,
     /// CLIENT PAUSE: until when, and whether only writes are held back.
     pub pause: Cell<Option<(std::time::Instant, bool)>>,
+    /// The shard's AOF writer, when `appendonly` is on (set once at startup).
+    pub aof: std::cell::OnceCell<Rc<crate::persistence::aof::Aof>>,
 }
 
 impl Core {
@@ -87,6 +89,7 @@ impl Core {
             pause: Cell::new(None),
             blocked: RefCell::new(Default::default()),
             now_ms: Cell::new(crate::shard::now_ms()),
+            aof: std::cell::OnceCell::new(),
         }
     }
 

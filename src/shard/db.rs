@@ -23,6 +23,9 @@ impl Entry {
     }
 }
 
+/// Keys removed by expiry, with their database, until the AOF logs them.
+pub type ExpiredSink = std::rc::Rc<std::cell::RefCell<Vec<(usize, Box<[u8]>)>>>;
+
 #[derive(Default)]
 pub struct Db {
     pub dict: Dict<Entry>,
@@ -30,6 +33,8 @@ pub struct Db {
     pub volatile: Dict<()>,
     /// Keys removed by lazy or active expiry since the last read of this counter.
     pub expired_count: u64,
+    /// This db's index and where expiry reports removed keys (when the AOF is on).
+    pub expired_sink: Option<(usize, ExpiredSink)>,
 }
 
 impl Db {
@@ -92,6 +97,9 @@ impl Db {
     fn expire_key(&mut self, key: &[u8]) {
         self.remove(key);
         self.expired_count += 1;
+        if let Some((db, sink)) = &self.expired_sink {
+            sink.borrow_mut().push((*db, key.into()));
+        }
     }
 
     /// Sets or clears (0) the TTL of an existing key; returns false if the key is missing.

@@ -33,6 +33,10 @@ pub struct Shard {
     pub missed: Option<Vec<Vec<u8>>>,
     /// Writes applied since the last snapshot (Redis's `dirty`, for `save` points and INFO).
     pub dirty: u64,
+    /// The shard's AOF records, when `appendonly` is on (never on scratch shards or in replay).
+    pub aof: Option<crate::persistence::aof::Log>,
+    /// Keys expiry removed, for the AOF to log as DEL (shared with every `Db`; None when off).
+    pub expired_sink: Option<db::ExpiredSink>,
 }
 
 impl Shard {
@@ -47,7 +51,18 @@ impl Shard {
             blocked: Default::default(),
             missed: None,
             dirty: 0,
+            aof: None,
+            expired_sink: None,
         }
+    }
+
+    /// Makes expiry report the keys it removes (for the AOF).
+    pub fn enable_expired_sink(&mut self) {
+        let sink = db::ExpiredSink::default();
+        for (i, d) in self.dbs.iter_mut().enumerate() {
+            d.expired_sink = Some((i, sink.clone()));
+        }
+        self.expired_sink = Some(sink);
     }
 
     /// The access clock: unix seconds, truncated (idle times are differences of two readings).

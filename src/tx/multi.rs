@@ -105,7 +105,13 @@ pub async fn exec(core: &Rc<Core>, client: &mut Client, out: &mut Out) {
         out.null_array();
         return;
     }
-    let replies = run_queued(core, client, tx, queued.cmds).await;
+    // With the AOF on, the EXEC's records form one group, committed before it concludes.
+    let writes = queued.cmds.iter().any(|(i, _)| table()[*i].flags & commands::WRITE != 0);
+    let group = (core.aof.get().is_some() && writes).then(|| tx.unwrap_or_else(crate::tx::next_id));
+    let replies = run_queued(core, client, tx, group.unwrap_or(0), queued.cmds).await;
+    if let Some(group) = group {
+        crate::persistence::aof::commit_group(core, group).await;
+    }
     if let Some(tx) = tx {
         txc::finish(core, tx, fp.keys().copied()).await;
     }
@@ -146,6 +152,7 @@ async fn run_queued(
     core: &Rc<Core>,
     client: &mut Client,
     tx: Option<TxId>,
+    group: TxId,
     cmds: Vec<(usize, OwnedArgs)>,
 ) -> Vec<Vec<u8>> {
     let mut replies: Vec<Vec<u8>> = vec![Vec::new(); cmds.len()];
@@ -177,7 +184,7 @@ async fn run_queued(
         }
         send_hop(core, tx, hop.take(), &mut replies).await;
         let mut o = Out::new(client.resp3);
-        run_one(core, client, tx, *cmd_index, a, shard, &mut o).await;
+        run_one(core, client, tx, group, *cmd_index, a, shard, &mut o).await;
         replies[slot] = o.buf;
     }
     send_hop(core, tx, hop.take(), &mut replies).await;
@@ -213,6 +220,7 @@ async fn run_one(
     core: &Rc<Core>,
     client: &mut Client,
     tx: Option<TxId>,
+    group: TxId,
     cmd_index: usize,
     args: commands::Args<'_>,
     shard: Option<usize>,
@@ -229,7 +237,7 @@ async fn run_one(
         }
         (Exec::Shard(_) | Exec::Multi(..) | Exec::Cross(..), Some(s)) if s == core.id => {
             core.tick();
-            exec_local(core, cmd_index, client.db, args, out);
+            crate::dispatch::tagged(core, group, || exec_local(core, cmd_index, client.db, args, out));
         }
         (Exec::Shard(_), _) => out.error("CROSSSLOT Keys in request don't hash to the same slot"),
         (Exec::Multi(_, how), _) => {
