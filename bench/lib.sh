@@ -47,10 +47,10 @@ start_server() {
   wait_ready "$port" "$SERVER_PID" "$log"
 }
 
-# Poll with redis-cli ping until the server answers (10 s limit).
+# Poll with redis-cli ping until the server answers (READY_TRIES x 50 ms, default 10 s).
 wait_ready() {
   local port=$1 pid=$2 log=$3 i
-  for i in $(seq 1 200); do
+  for i in $(seq 1 "${READY_TRIES:-200}"); do
     if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; then
       return 0
     fi
@@ -61,7 +61,7 @@ wait_ready() {
     fi
     sleep 0.05
   done
-  echo "server on port $port not ready after 10s; log $log:" >&2
+  echo "server on port $port not ready in time; log $log:" >&2
   tail -20 "$log" >&2
   return 1
 }

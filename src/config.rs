@@ -192,7 +192,8 @@ static DIRECTIVES: &[Directive] = &[
     ),
     directive!("logfile", Kind::Str, false, logfile, str),
     directive!("save", Kind::Str, true, save, str),
-    directive!("appendonly", Kind::Bool, true, appendonly, bool),
+    // Turning the AOF on or off at run time is not supported yet: it is chosen at startup.
+    directive!("appendonly", Kind::Bool, false, appendonly, bool),
     directive!("appendfsync", Kind::Enum(&["always", "everysec", "no"]), true, appendfsync, str),
     directive!("appendfilename", Kind::Str, false, appendfilename, str),
     directive!("appenddirname", Kind::Str, false, appenddirname, str),

@@ -299,6 +299,11 @@ async fn config_set(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult
             let _ = cfg.set(name, value, false);
         }
         c.reactor.spin.set(std::time::Duration::from_micros(cfg.spin_us));
+        if let Some(aof) = c.aof.get()
+            && let Some(policy) = crate::persistence::aof::Fsync::parse(&cfg.appendfsync)
+        {
+            aof.policy.set(policy);
+        }
     })
     .await;
     out.ok();

@@ -49,7 +49,13 @@ pub fn exec_local(core: &Rc<Core>, cmd_index: usize, db: usize, args: Args, out:
             f(&mut ctx, args, out)
         };
         if ctx.shard.aof.is_some() {
-            crate::persistence::propagate::after_command(&mut ctx, cmd, args, &out.buf[mark..], result.is_ok());
+            crate::persistence::propagate::after_command(
+                &mut ctx,
+                cmd,
+                args,
+                &out.buf[mark..],
+                result.is_ok(),
+            );
         }
         if cmd.flags & WRITE != 0 && result.is_ok() {
             ctx.shard.dirty += 1;

@@ -279,7 +279,12 @@ impl Aof {
             written: Cell::new(appended),
             synced: Cell::new(appended),
             waiters: RefCell::new(Vec::new()),
-            stats: RefCell::new(AofStats { last_rewrite_ok: true, last_write_ok: true, last_rewrite_ms: -1, ..Default::default() }),
+            stats: RefCell::new(AofStats {
+                last_rewrite_ok: true,
+                last_write_ok: true,
+                last_rewrite_ms: -1,
+                ..Default::default()
+            }),
             rewrite_requested: Cell::new(false),
         }
     }

@@ -148,7 +148,9 @@ pub fn emit_entry(emit: &mut dyn FnMut(&[&[u8]]), key: &[u8], entry: &Entry) {
         }
         Value::ZSet(z) => {
             let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(z.len());
-            z.for_each(|m, score| pairs.push((crate::resp::write::format_double(score).into_bytes(), m.to_vec())));
+            z.for_each(|m, score| {
+                pairs.push((crate::resp::write::format_double(score).into_bytes(), m.to_vec()))
+            });
             emit_chunks(emit, b"ZADD", key, pairs.iter().map(|(s, m)| vec![s.as_slice(), m.as_slice()]));
         }
     }

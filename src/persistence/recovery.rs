@@ -50,12 +50,20 @@ fn wait_for_all_cores(threads: usize) {
 pub async fn open(core: &Rc<Core>) -> Result<(), String> {
     let cfg = core.config.borrow().clone();
     let dir = Path::new(&cfg.dir).join(&cfg.appenddirname);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
     let prefix = cfg.appendfilename.clone();
     let top = dir.join(aof::top_manifest_name(&prefix));
     let old_shards = read_top_manifest(&top).await?;
     let n = core.shards;
-    let mut layout = Layout { dir: dir.clone(), prefix: prefix.clone(), shards: n, shard: core.id, base: 1, incrs: vec![1] };
+    let mut layout = Layout {
+        dir: dir.clone(),
+        prefix: prefix.clone(),
+        shards: n,
+        shard: core.id,
+        base: 1,
+        incrs: vec![1],
+    };
     let mut truncate_to = None;
     match old_shards {
         Some(old_n) => {
@@ -114,7 +122,9 @@ pub async fn open(core: &Rc<Core>) -> Result<(), String> {
 /// Opens the newest incremental file and starts the flusher.
 async fn start_appending(core: &Rc<Core>, cfg: &Config, layout: Layout) -> Result<(), String> {
     let incr = layout.path(&layout.incr_name(*layout.incrs.last().unwrap_or(&layout.base)));
-    let (file, pos) = aof::open_for_append(&incr).await.map_err(|e| format!("Can't open the AOF {}: {e}", incr.display()))?;
+    let (file, pos) = aof::open_for_append(&incr)
+        .await
+        .map_err(|e| format!("Can't open the AOF {}: {e}", incr.display()))?;
     let mut total = 0;
     for name in layout.files() {
         total += std::fs::metadata(layout.path(&name)).map(|m| m.len()).unwrap_or(0);
@@ -144,13 +154,20 @@ async fn write_fresh_layout(core: &Rc<Core>, layout: &Layout) -> Result<(), Stri
     let base = super::rewrite::serialize(&core.shard.borrow(), crate::shard::now_ms());
     let fail = |e: std::io::Error| format!("Can't write the AOF in {}: {e}", layout.dir.display());
     aof::write_atomically(&layout.path(&layout.base_name(layout.base)), base).await.map_err(fail)?;
-    aof::write_atomically(&layout.path(&layout.incr_name(layout.incrs[0])), Vec::new()).await.map_err(fail)?;
+    aof::write_atomically(&layout.path(&layout.incr_name(layout.incrs[0])), Vec::new())
+        .await
+        .map_err(fail)?;
     super::rewrite::write_manifest(layout).await.map_err(fail)
 }
 
 /// Once every core wrote its files for `n` shards, core 0 makes them the current layout; the
 /// files of an old layout are removed after that.
-async fn switch_top_manifest(core: &Rc<Core>, top: &Path, n: usize, old: Option<usize>) -> Result<(), String> {
+async fn switch_top_manifest(
+    core: &Rc<Core>,
+    top: &Path,
+    n: usize,
+    old: Option<usize>,
+) -> Result<(), String> {
     wait_for_all_cores(n);
     if core.id == 0 {
         aof::write_atomically(top, format!("shards {n}\n").into_bytes())
@@ -205,13 +222,28 @@ async fn read_top_manifest(path: &Path) -> Result<Option<usize>, String> {
     Err(format!("Bad AOF manifest {}: no 'shards <N>' line", path.display()))
 }
 
-pub async fn read_shard_manifest(dir: &Path, prefix: &str, shards: usize, shard: usize) -> Result<Layout, String> {
+pub async fn read_shard_manifest(
+    dir: &Path,
+    prefix: &str,
+    shards: usize,
+    shard: usize,
+) -> Result<Layout, String> {
     let path = dir.join(aof::shard_manifest_name(prefix, shards, shard));
-    let text = read_whole(&path).await.map_err(|e| format!("Can't read the AOF manifest {}: {e}", path.display()))?;
-    let mut layout =
-        Layout { dir: dir.to_path_buf(), prefix: prefix.to_string(), shards, shard, base: 0, incrs: Vec::new() };
+    let text = read_whole(&path)
+        .await
+        .map_err(|e| format!("Can't read the AOF manifest {}: {e}", path.display()))?;
+    let mut layout = Layout {
+        dir: dir.to_path_buf(),
+        prefix: prefix.to_string(),
+        shards,
+        shard,
+        base: 0,
+        incrs: Vec::new(),
+    };
     let bad = |line: &str| format!("Bad AOF manifest {}: '{line}'", path.display());
-    for line in String::from_utf8_lossy(&text).lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in
+        String::from_utf8_lossy(&text).lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let parts: Vec<&str> = line.split_whitespace().collect();
         let [_, name, _, seq, _, kind] = parts[..] else { return Err(bad(line)) };
         let seq: u64 = seq.parse().map_err(|_| bad(line))?;
@@ -232,7 +264,9 @@ async fn read_files(layout: &Layout) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut files = Vec::new();
     for name in layout.files() {
         let path = layout.path(&name);
-        let bytes = read_whole(&path).await.map_err(|e| format!("Can't read the AOF file {}: {e}", path.display()))?;
+        let bytes = read_whole(&path)
+            .await
+            .map_err(|e| format!("Can't read the AOF file {}: {e}", path.display()))?;
         files.push((name, bytes));
     }
     Ok(files)
@@ -327,7 +361,13 @@ fn stopped(name: &str, stop: Stop, last: bool, cfg: &Config, len: usize) -> Resu
     }
 }
 
-fn collect_commits(name: &str, bytes: &[u8], last: bool, cfg: &Config, into: &mut HashSet<u64>) -> Result<(), String> {
+fn collect_commits(
+    name: &str,
+    bytes: &[u8],
+    last: bool,
+    cfg: &Config,
+    into: &mut HashSet<u64>,
+) -> Result<(), String> {
     let mut pos = 0;
     let mut ranges = Vec::new();
     loop {
@@ -376,7 +416,9 @@ fn replay(
         if first.eq_ignore_ascii_case(b"SELECT") && args.len() == 2 {
             db = parse_id(name, pos, args.get(1))? as usize;
             if db >= shard.dbs.len() {
-                return Err(format!("The append only file {name} selects db {db} at offset {at}, beyond 'databases'"));
+                return Err(format!(
+                    "The append only file {name} selects db {db} at offset {at}, beyond 'databases'"
+                ));
             }
             continue;
         }
@@ -395,7 +437,15 @@ fn replay(
 }
 
 /// Runs one logged command against `shard` with the clock at zero (nothing expires).
-fn apply(name: &str, at: usize, shard: &mut Shard, db: usize, args: Args, cfg: &Config, out: &mut Out) -> Result<(), String> {
+fn apply(
+    name: &str,
+    at: usize,
+    shard: &mut Shard,
+    db: usize,
+    args: Args,
+    cfg: &Config,
+    out: &mut Out,
+) -> Result<(), String> {
     let index = crate::commands::lookup(args).map_err(|_| {
         format!(
             "Unknown command '{}' reading the append only file {name} at offset {at}",

@@ -216,6 +216,7 @@ async fn send_hop(core: &Rc<Core>, tx: Option<TxId>, hop: Option<Hop>, replies: 
 }
 
 /// Runs one queued command that is not part of a remote hop.
+#[allow(clippy::too_many_arguments)]
 async fn run_one(
     core: &Rc<Core>,
     client: &mut Client,
