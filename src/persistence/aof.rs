@@ -267,6 +267,8 @@ pub struct Aof {
     waiters: RefCell<Vec<(u64, bool, Waiter)>>,
     pub stats: RefCell<AofStats>,
     pub rewrite_requested: Cell<bool>,
+    /// An fsync up to this offset was asked for without a waiter (shutdown).
+    sync_target: Cell<u64>,
 }
 
 impl Aof {
@@ -286,6 +288,7 @@ impl Aof {
                 ..Default::default()
             }),
             rewrite_requested: Cell::new(false),
+            sync_target: Cell::new(0),
         }
     }
 
@@ -374,7 +377,19 @@ impl Aof {
     }
 
     fn anyone_waits_for_sync(&self) -> bool {
-        self.waiters.borrow().iter().any(|w| w.1 && w.0 > self.synced.get())
+        self.sync_target.get() > self.synced.get()
+            || self.waiters.borrow().iter().any(|w| w.1 && w.0 > self.synced.get())
+    }
+
+    /// Asks for everything logged so far to be fsynced; true once it is.
+    pub fn sync_everything(&self, core: &Core) -> bool {
+        let off = appended(core);
+        if self.synced.get() >= off {
+            return true;
+        }
+        self.sync_target.set(off);
+        kick(core);
+        false
     }
 }
 

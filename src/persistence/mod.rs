@@ -31,6 +31,18 @@ pub async fn load_at_startup(core: &Rc<Core>) -> Result<(), String> {
     Ok(())
 }
 
+/// Before the process exits on purpose (SHUTDOWN, SIGTERM): every core's AOF records are
+/// written and fsynced, whatever the fsync policy.
+pub async fn flush_before_exit(core: &Rc<Core>) {
+    loop {
+        let done = crate::dispatch::invoke_all(core, |c| c.aof.get().is_none_or(|aof| aof.sync_everything(c))).await;
+        if done.into_iter().all(|d| d) {
+            return;
+        }
+        glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 /// BGREWRITEAOF: asks every shard to rewrite its AOF (each starts when no transaction is
 /// scheduled on it). With `appendonly no` there is nothing to rewrite and nothing happens.
 pub async fn bgrewriteaof(core: &Rc<Core>, out: &mut Out) -> CmdResult {
