@@ -116,6 +116,8 @@ pub fn log_expired(shard: &mut Shard) {
 /// Logs `key`'s whole state as it is now (a key moved in, or written back after a command
 /// ran on gathered copies): DEL, then the commands that rebuild it.
 pub fn log_key_state(ctx: &mut Ctx, key: &[u8]) {
+    // Keys that expired earlier (maybe this one, on the way here) are logged first.
+    log_expired(ctx.shard);
     let (db, now) = (ctx.db, ctx.now_ms);
     let shard = &mut *ctx.shard;
     let Some(log) = shard.aof.as_mut() else { return };

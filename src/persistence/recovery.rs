@@ -113,6 +113,8 @@ pub async fn open(core: &Rc<Core>) -> Result<(), String> {
             switch_top_manifest(core, &top, n, None).await?;
         }
     }
+    // Replay's lookups are not clients' hits and misses.
+    core.shard.borrow_mut().stats = Default::default();
     if let Some((path, len)) = truncate_to {
         truncate_file(&path, len).await?;
     }
