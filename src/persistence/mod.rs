@@ -35,7 +35,8 @@ pub async fn load_at_startup(core: &Rc<Core>) -> Result<(), String> {
 /// written and fsynced, whatever the fsync policy.
 pub async fn flush_before_exit(core: &Rc<Core>) {
     loop {
-        let done = crate::dispatch::invoke_all(core, |c| c.aof.get().is_none_or(|aof| aof.sync_everything(c))).await;
+        let done =
+            crate::dispatch::invoke_all(core, |c| c.aof.get().is_none_or(|aof| aof.sync_everything(c))).await;
         if done.into_iter().all(|d| d) {
             return;
         }

@@ -5,29 +5,58 @@
 use crate::commands::{Args, Command, WRITE};
 use crate::shard::{Ctx, Entry, Shard, Value};
 
-/// Logs keys that expired since the last call (as DEL), then the command `cmd` that just ran
+/// How a write command is logged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logged {
+    Verbatim,
+    /// Only the TTL it produced (EXPIRE and friends, GETEX).
+    TtlOnly,
+    /// The command, then the TTL it produced (SETEX, PSETEX, RESTORE).
+    ThenTtl,
+    /// SET: the command, then its TTL when it had a TTL option.
+    Set,
+    /// SPOP: the SREM of what it popped.
+    Popped,
+}
+
+/// Per command-table index: how it is logged (built once).
+fn logged_as(cmd_index: usize) -> Logged {
+    static KINDS: std::sync::OnceLock<Vec<Logged>> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| {
+        crate::commands::table()
+            .iter()
+            .map(|c| match c.name {
+                "expire" | "pexpire" | "expireat" | "pexpireat" | "getex" => Logged::TtlOnly,
+                "setex" | "psetex" | "restore" => Logged::ThenTtl,
+                "set" => Logged::Set,
+                "spop" => Logged::Popped,
+                _ => Logged::Verbatim,
+            })
+            .collect()
+    })[cmd_index]
+}
+
+/// Logs keys that expired since the last call (as DEL), then the command that just ran
 /// with `reply`, if it is a write that succeeded.
-pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args, reply: &[u8], ok: bool) {
+pub fn after_command(ctx: &mut Ctx, cmd_index: usize, cmd: &Command, args: Args, reply: &[u8], ok: bool) {
     log_expired(ctx.shard);
     if !ok || cmd.flags & WRITE == 0 {
         return;
     }
-    match cmd.name {
-        // Relative or absolute TTLs become the absolute time they produced (or PERSIST/DEL).
-        "expire" | "pexpire" | "expireat" | "pexpireat" | "getex" => log_ttl(ctx, args.get(1)),
-        "setex" | "psetex" | "restore" => {
+    match logged_as(cmd_index) {
+        Logged::Verbatim => log_args(ctx, args),
+        Logged::TtlOnly => log_ttl(ctx, args.get(1)),
+        Logged::ThenTtl => {
             log_args(ctx, args);
             log_ttl(ctx, args.get(1));
         }
-        "set" => {
+        Logged::Set => {
             log_args(ctx, args);
             if sets_ttl(args) {
                 log_ttl(ctx, args.get(1));
             }
         }
-        // Random: log what was popped.
-        "spop" => log_popped(ctx, args.get(1), reply),
-        _ => log_args(ctx, args),
+        Logged::Popped => log_popped(ctx, args.get(1), reply),
     }
 }
 
