@@ -51,6 +51,7 @@ pub fn exec_local(core: &Rc<Core>, cmd_index: usize, db: usize, args: Args, out:
         if ctx.shard.aof.is_some() {
             crate::persistence::propagate::after_command(
                 &mut ctx,
+                cmd_index,
                 cmd,
                 args,
                 &out.buf[mark..],
