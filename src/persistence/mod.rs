@@ -9,6 +9,9 @@
 //! Startup loads data before a core accepts connections: the AOF when `appendonly yes`,
 //! otherwise `dir/dbfilename` if it exists.
 
+pub mod crc64;
+pub mod lzf;
+
 use crate::server::core::Core;
 use std::rc::Rc;
 
