@@ -1,10 +1,10 @@
 //! Persistence: what survives a restart or a crash, and how it is read back.
 //!
 //! * `aof`      — each shard appends every write it applies to its own append-only file
-//!                (RESP commands), through glommio file I/O, with Redis's fsync policies.
+//!   (RESP commands), through glommio file I/O, with Redis's fsync policies.
 //! * `recovery` — at start, every core replays the files of the shards it now owns.
 //! * `rdb`      — the Redis RDB format (with `lzf` and `crc64`): SAVE/BGSAVE snapshots,
-//!                DUMP/RESTORE payloads, and loading a real Redis dump.rdb.
+//!   DUMP/RESTORE payloads, and loading a real Redis dump.rdb.
 //!
 //! Startup loads data before a core accepts connections: the AOF when `appendonly yes`,
 //! otherwise `dir/dbfilename` if it exists.
