@@ -11,6 +11,7 @@
 
 pub mod crc64;
 pub mod lzf;
+pub mod rdb;
 
 use crate::server::core::Core;
 use std::rc::Rc;
