@@ -12,13 +12,20 @@
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;
+pub mod snapshot;
 
 use crate::server::core::Core;
 use std::rc::Rc;
 
 /// Loads this core's share of the persisted data. An error stops the server: starting empty
-/// over data that failed to load would lose it at the next save.
+/// over data that failed to load would lose it at the next save. Core 0 also starts the
+/// snapshot cron here (save points, SIGTERM/SIGINT as SHUTDOWN).
 pub async fn load_at_startup(core: &Rc<Core>) -> Result<(), String> {
-    let _ = core;
+    if core.id == 0 {
+        snapshot::start_cron(core);
+    }
+    if !core.config.borrow().appendonly {
+        snapshot::load_at_startup(core).await?;
+    }
     Ok(())
 }

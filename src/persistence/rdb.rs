@@ -268,18 +268,26 @@ pub fn load_into_shard(
     keep: impl Fn(&[u8]) -> bool,
     now_ms: u64,
 ) -> Result<LoadStats, String> {
+    let mut loader = Loader::new(bytes, config, now_ms);
     let checksum = if config.rdbchecksum { Checksum::Verify } else { Checksum::Skip };
-    let mut loader = Loader {
-        r: Reader::new(bytes),
-        limits: Limits::from_config(config),
-        stats: LoadStats::default(),
-        db: 0,
-        expire_ms: 0,
-        idle_secs: None,
-        now_ms,
-    };
-    loader.run(shard, &keep, checksum).map_err(|e| e.to_string())?;
+    loader.file(shard, &keep, checksum).map_err(|e| e.to_string())?;
     Ok(loader.stats)
+}
+
+/// Loads the keys of one `shard_section` (no header, no trailer) into `shard`.
+pub fn load_section(
+    section: &[u8],
+    shard: &mut Shard,
+    config: &Config,
+    now_ms: u64,
+) -> Result<LoadStats, String> {
+    let mut loader = Loader::new(section, config, now_ms);
+    loader.stats.version = VERSION_WRITTEN;
+    match loader.items(shard, &|_| true) {
+        Ok(false) => Ok(loader.stats),
+        Ok(true) => Err("EOF inside a snapshot section".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 struct Loader<'a> {
@@ -293,19 +301,40 @@ struct Loader<'a> {
     now_ms: u64,
 }
 
-impl Loader<'_> {
-    fn run(
+impl<'a> Loader<'a> {
+    fn new(bytes: &'a [u8], config: &Config, now_ms: u64) -> Loader<'a> {
+        Loader {
+            r: Reader::new(bytes),
+            limits: Limits::from_config(config),
+            stats: LoadStats::default(),
+            db: 0,
+            expire_ms: 0,
+            idle_secs: None,
+            now_ms,
+        }
+    }
+
+    /// A whole file: header, items up to EOF, checksum.
+    fn file(
         &mut self,
         shard: &mut Shard,
         keep: &dyn Fn(&[u8]) -> bool,
         checksum: Checksum,
     ) -> Result<(), Error> {
         self.stats.version = self.header()?;
-        loop {
+        if !self.items(shard, keep)? {
+            return Err(self.r.error(self.r.pos, "unexpected end of data before EOF (truncated file?)"));
+        }
+        self.trailer(checksum)
+    }
+
+    /// Items until EOF (returns true) or the end of the input (false).
+    fn items(&mut self, shard: &mut Shard, keep: &dyn Fn(&[u8]) -> bool) -> Result<bool, Error> {
+        while self.r.pos < self.r.buf.len() {
             let at = self.r.pos;
             let t = self.r.u8()?;
             match t {
-                op::EOF => return self.trailer(checksum),
+                op::EOF => return Ok(true),
                 op::SELECTDB => {
                     let db = self.r.length()?;
                     if db >= shard.dbs.len() as u64 {
@@ -345,6 +374,7 @@ impl Loader<'_> {
                 t => return Err(Error { offset: at, what: format!("unknown value type or opcode {t}") }),
             }
         }
+        Ok(false)
     }
 
     /// Reads `REDISnnnn`; returns the version.
