@@ -16,8 +16,10 @@
 //! plain sets (2), intsets (11) and listpacks (20); sorted sets with text (3) or binary (5)
 //! scores, ziplists (12) and listpacks (17); hashes as plain hashes (4), zipmaps (9),
 //! ziplists (13) and listpacks (16). Values are rebuilt with the constructors of
-//! `crate::types`, under this server's encoding limits, so each gets the encoding shardis (and
-//! Redis, with the same limits) would give the same data. Streams and module values stop the
+//! `crate::types`, under this server's encoding limits, so each gets the encoding Redis 7.0
+//! gives it when it loads the same data with the same limits (including Redis's one
+//! leniency: a packed hash or sorted set is only converted for its entry count, not for the
+//! length of its values). Streams and module values stop the
 //! load with an error naming the key (shardis has neither); module auxiliary data too;
 //! function libraries are skipped with a warning. Empty collections are skipped, as Redis
 //! does; keys whose expiry has passed are skipped (as a Redis master does).
@@ -296,7 +298,7 @@ struct Loader<'a> {
     stats: LoadStats,
     db: usize,
     /// The expiry and idle time the next key gets (from the opcodes before it).
-    expire_ms: u64,
+    expire_ms: Option<i64>,
     idle_secs: Option<u64>,
     now_ms: u64,
 }
@@ -308,7 +310,7 @@ impl<'a> Loader<'a> {
             limits: Limits::from_config(config),
             stats: LoadStats::default(),
             db: 0,
-            expire_ms: 0,
+            expire_ms: None,
             idle_secs: None,
             now_ms,
         }
@@ -352,8 +354,9 @@ impl<'a> Loader<'a> {
                     self.r.length()?;
                     self.r.length()?;
                 }
-                op::EXPIRETIME_MS => self.expire_ms = self.r.u64_le()?,
-                op::EXPIRETIME => self.expire_ms = self.r.u32_le()? as u64 * 1000,
+                // Both are signed, as Redis reads them: a time before 1970 is long past.
+                op::EXPIRETIME_MS => self.expire_ms = Some(self.r.u64_le()? as i64),
+                op::EXPIRETIME => self.expire_ms = Some(self.r.u32_le()? as i32 as i64 * 1000),
                 op::IDLE => self.idle_secs = Some(self.r.length()?),
                 op::FREQ => {
                     self.r.u8()?;
@@ -428,7 +431,7 @@ impl<'a> Loader<'a> {
     fn key(&mut self, shard: &mut Shard, t: u8, keep: &dyn Fn(&[u8]) -> bool) -> Result<(), Error> {
         let key_at = self.r.pos;
         let key = self.r.string()?.into_vec();
-        let (expire_ms, idle) = (std::mem::take(&mut self.expire_ms), self.idle_secs.take());
+        let (expire_ms, idle) = (self.expire_ms.take(), self.idle_secs.take());
         let named = |e: Error| Error {
             offset: e.offset,
             what: format!("key '{}' (db {}): {}", String::from_utf8_lossy(&key), self.db, e.what),
@@ -437,7 +440,7 @@ impl<'a> Loader<'a> {
             self.stats.foreign += 1;
             return self.r.skip_value(t).map_err(named);
         }
-        if expire_ms != 0 && expire_ms < self.now_ms {
+        if expire_ms.is_some_and(|t| t < self.now_ms as i64) {
             self.stats.expired += 1;
             return self.r.skip_value(t).map_err(named);
         }
@@ -454,7 +457,7 @@ impl<'a> Loader<'a> {
         }
         let now_secs = (self.now_ms / 1000) as u32;
         let access_secs = idle.map_or(now_secs, |i| now_secs.saturating_sub(i.min(u32::MAX as u64) as u32));
-        db.insert(&key, Entry { value, expire_at_ms: expire_ms, access_secs });
+        db.insert(&key, Entry { value, expire_at_ms: expire_ms.unwrap_or(0) as u64, access_secs });
         self.stats.loaded += 1;
         Ok(())
     }

@@ -427,7 +427,12 @@ impl<'a> Reader<'a> {
         Ok(set)
     }
 
-    fn zset(&mut self, t: u8, limits: crate::types::zset::Limits) -> Result<ZSet> {
+    fn zset(&mut self, t: u8, mut limits: crate::types::zset::Limits) -> Result<ZSet> {
+        if matches!(t, kind::ZSET_ZIPLIST | kind::ZSET_LISTPACK) {
+            // A packed sorted set stays packed unless it has too many members, long ones
+            // included: Redis checks only the count when it loads one.
+            limits.max_value = u64::MAX;
+        }
         let mut z = ZSet::default();
         let mut add = |member: &[u8], score: f64| {
             if score.is_nan() {
@@ -463,7 +468,12 @@ impl<'a> Reader<'a> {
         Ok(z)
     }
 
-    fn hash(&mut self, t: u8, limits: crate::types::hash::Limits) -> Result<Hash> {
+    fn hash(&mut self, t: u8, mut limits: crate::types::hash::Limits) -> Result<Hash> {
+        if matches!(t, kind::HASH_ZIPLIST | kind::HASH_LISTPACK) {
+            // As for sorted sets: Redis keeps a packed hash packed whatever its value lengths
+            // (a zipmap, converted on load, is checked for both).
+            limits.value = u64::MAX;
+        }
         let mut h = Hash::default();
         let mut add = |f: Elem<'_>, v: Elem<'_>| {
             let (mut ft, mut vt) = ([0u8; 24], [0u8; 24]);
