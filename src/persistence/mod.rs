@@ -5,6 +5,8 @@
 //! * `recovery` — at start, every core replays the files of the shards it now owns.
 //! * `rdb`      — the Redis RDB format (with `lzf` and `crc64`): SAVE/BGSAVE snapshots,
 //!   DUMP/RESTORE payloads, and loading a real Redis dump.rdb.
+//! * `snapshot` — taking snapshots (SAVE, BGSAVE, save points, SHUTDOWN and SIGTERM, DEBUG
+//!   RELOAD) and loading `dir/dbfilename` at startup.
 //!
 //! Startup loads data before a core accepts connections: the AOF when `appendonly yes`,
 //! otherwise `dir/dbfilename` if it exists.
