@@ -538,6 +538,28 @@ fn save_commands_reply_as_redis() {
     ) == "err"));
 }
 
+/// A second save while a BGSAVE runs is refused as Redis refuses it (the first BGSAVE takes a
+/// while: 100k keys to serialize and write).
+#[test]
+fn saves_during_a_bgsave_are_refused() {
+    let server = Server::start(2, &["--save", ""]);
+    let mut sc = server.client();
+    for batch in 0..100 {
+        let mut mset = cmd("MSET");
+        for i in 0..1000 {
+            mset.arg(format!("{{t}}key:{batch}:{i}")).arg("some value to write".repeat(3));
+        }
+        let _: () = q(&mut sc, &mset);
+    }
+    let mut raw = server.raw();
+    let replies = raw.cmd_s("BGSAVE");
+    assert_reply(&replies, b"+Background saving started\r\n", "first BGSAVE");
+    assert_reply(&raw.cmd_s("BGSAVE"), b"-ERR Background save already in progress\r\n", "second BGSAVE");
+    assert_reply(&raw.cmd_s("SAVE"), b"-ERR Background save already in progress\r\n", "SAVE");
+    assert_eq!(info_field(&mut sc, "persistence", "rdb_bgsave_in_progress"), "1");
+    wait_for_bgsave(&mut sc, 0);
+}
+
 // ---------------------------------------------------------------------------
 // (e) A damaged dump.rdb stops shardis with an error naming the file
 
