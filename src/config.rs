@@ -11,6 +11,10 @@ pub struct Config {
     pub threads: usize,
     pub dir: String,
     pub dbfilename: String,
+    /// LZF-compress long strings in snapshots and DUMP payloads.
+    pub rdbcompression: bool,
+    /// Write a CRC-64 at the end of snapshots, and verify it when loading.
+    pub rdbchecksum: bool,
     pub requirepass: String,
     pub databases: usize,
     pub maxclients: u64,
@@ -60,6 +64,8 @@ impl Default for Config {
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             dir: "./data".into(),
             dbfilename: "dump.rdb".into(),
+            rdbcompression: true,
+            rdbchecksum: true,
             requirepass: String::new(),
             databases: 16,
             maxclients: 10000,
@@ -158,6 +164,8 @@ static DIRECTIVES: &[Directive] = &[
     directive!("threads", Kind::Int { min: 1, max: 1024 }, false, threads, int),
     directive!("dir", Kind::Str, true, dir, str),
     directive!("dbfilename", Kind::Str, true, dbfilename, str),
+    directive!("rdbcompression", Kind::Bool, true, rdbcompression, bool),
+    directive!("rdbchecksum", Kind::Bool, false, rdbchecksum, bool),
     directive!("requirepass", Kind::Str, true, requirepass, str),
     directive!("databases", Kind::Int { min: 1, max: i32::MAX as i64 }, false, databases, int),
     directive!("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, true, maxclients, int),

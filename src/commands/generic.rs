@@ -1,6 +1,6 @@
 //! The generic (keyspace) group: commands that work on keys of any type. TYPE, TTL and
-//! friends, EXPIRE and friends, DEL, EXISTS, RENAME, COPY, MOVE, OBJECT, KEYS, SCAN,
-//! RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL and SWAPDB.
+//! friends, EXPIRE and friends, DEL, EXISTS, RENAME, COPY, MOVE, OBJECT, DUMP, RESTORE, KEYS,
+//! SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL and SWAPDB.
 //!
 //! Every handler runs on one shard and sees only that shard's keys:
 //! - Single-key commands run where their key lives.
@@ -54,6 +54,8 @@ pub const COMMANDS: &[Command] = &[
     cmd("object|idletime", 3, READONLY, OBJECT_KEY, Exec::Shard(object_idletime)),
     cmd("object|refcount", 3, READONLY, OBJECT_KEY, Exec::Shard(object_refcount)),
     cmd("object|help", 2, 0, NO_KEYS, Exec::Shard(object_help)),
+    cmd("dump", 2, READONLY, KEY1, Exec::Shard(dump)),
+    cmd("restore", -4, WRITE, KEY1, Exec::Shard(restore)),
     cmd("del", -2, WRITE, ALL_KEYS, Exec::Multi(del, Merge::SumInts)),
     cmd("unlink", -2, WRITE, ALL_KEYS, Exec::Multi(unlink, Merge::SumInts)),
     cmd("exists", -2, READONLY, ALL_KEYS, Exec::Multi(exists, Merge::SumInts)),
@@ -397,6 +399,101 @@ fn object_help(_ctx: &mut Ctx, _args: Args, out: &mut Out) -> CmdResult {
     for line in OBJECT_HELP {
         out.simple(line);
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// DUMP and RESTORE (the value encoding is RDB's, see `persistence::rdb`)
+
+/// `DUMP key`: the value serialized as Redis does (RDB value, version, CRC-64), or null.
+fn dump(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
+    let compress = ctx.config.rdbcompression;
+    match ctx.lookup(args.get(1)) {
+        Some(e) => out.bulk(&crate::persistence::rdb::dump_payload(&e.value, compress)),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// RESTORE's options.
+#[derive(Default)]
+struct RestoreOpts {
+    replace: bool,
+    absttl: bool,
+    idle_secs: Option<i64>,
+    freq: Option<i64>,
+}
+
+/// Redis parses RESTORE's options first, so their errors come before any other.
+fn parse_restore_opts(args: Args) -> CmdResult<RestoreOpts> {
+    let mut o = RestoreOpts::default();
+    let mut i = 4;
+    while i < args.len() {
+        let opt = args.get(i);
+        let has_value = i + 1 < args.len();
+        if eq_ic(opt, "replace") {
+            o.replace = true;
+        } else if eq_ic(opt, "absttl") {
+            o.absttl = true;
+        } else if eq_ic(opt, "idletime") && has_value && o.freq.is_none() {
+            i += 1;
+            let idle = parse_int(args.get(i))?;
+            if idle < 0 {
+                return Err(CmdError::msg("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            o.idle_secs = Some(idle);
+        } else if eq_ic(opt, "freq") && has_value && o.idle_secs.is_none() {
+            i += 1;
+            let freq = parse_int(args.get(i))?;
+            if !(0..=255).contains(&freq) {
+                return Err(CmdError::msg("ERR Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            o.freq = Some(freq);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`:
+/// creates `key` from a DUMP payload (of Redis or shardis), with a TTL in ms (0 = none; an
+/// absolute unix time with ABSTTL). A TTL already past replies OK and creates nothing (and
+/// REPLACE still deletes the old key), as in Redis. FREQ is checked and ignored: entries keep
+/// no LFU counter.
+fn restore(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
+    use crate::persistence::rdb::{Limits, RestoreError, restore_payload};
+    let opts = parse_restore_opts(args)?;
+    let key = args.get(1);
+    if !opts.replace && ctx.lookup_quiet(key).is_some() {
+        return Err(CmdError::msg("BUSYKEY Target key name already exists."));
+    }
+    let ttl = parse_int(args.get(2))?;
+    if ttl < 0 {
+        return Err(CmdError::msg("ERR Invalid TTL value, must be >= 0"));
+    }
+    let value = restore_payload(args.get(3), &Limits::from_config(ctx.config)).map_err(|e| match e {
+        RestoreError::VersionOrChecksum => CmdError::msg("ERR DUMP payload version or checksum are wrong"),
+        RestoreError::BadFormat(_) => CmdError::msg("ERR Bad data format"),
+    })?;
+    if opts.replace {
+        ctx.db().remove(key);
+    }
+    let now = ctx.now_ms as i64;
+    // Redis adds the clock in C, where a huge TTL wraps to the past: the key is then expired.
+    let expire_at = if ttl != 0 && !opts.absttl { ttl.wrapping_add(now) } else { ttl };
+    if ttl != 0 && expire_at <= now {
+        out.ok();
+        return Ok(());
+    }
+    let mut entry = ctx.new_entry(value);
+    entry.expire_at_ms = expire_at as u64;
+    if let Some(idle) = opts.idle_secs {
+        entry.access_secs = entry.access_secs.saturating_sub(idle.min(u32::MAX as i64) as u32);
+    }
+    ctx.db().insert(key, entry);
+    out.ok();
     Ok(())
 }
 

@@ -1,10 +1,12 @@
-//! The server group: INFO, CONFIG, TIME, LASTSAVE, DEBUG, SHUTDOWN, plus the coordinator
-//! entry for every `Special` command. Work that concerns all cores (INFO, CONFIG SET,
+//! The server group: INFO, CONFIG, TIME, SAVE, BGSAVE, LASTSAVE, DEBUG, SHUTDOWN, plus the
+//! coordinator entry for every `Special` command. Snapshots themselves are
+//! `persistence::snapshot`'s. Work that concerns all cores (INFO, CONFIG SET,
 //! CLIENT LIST/KILL) is sent to each core and combined here.
 
 use super::{Args, CONTAINER, Command, Exec, NOAUTH, Special, eq_ic};
 use crate::dispatch::{coord, invoke_all};
 use crate::error::{CmdError, CmdResult};
+use crate::persistence::snapshot;
 use crate::resp::Out;
 use crate::server::client::Client;
 use crate::server::core::{CmdStat, Core, CoreStats};
@@ -19,6 +21,8 @@ pub const COMMANDS: &[Command] = &[
     cmd("info", -1, Exec::Special(Special::Info)),
     cmd("time", 1, Exec::Special(Special::Time)),
     cmd("lastsave", 1, Exec::Conn(lastsave)),
+    cmd("save", 1, Exec::Special(Special::Save)),
+    cmd("bgsave", -1, Exec::Conn(bgsave)),
     cmd("debug", -2, Exec::Special(Special::DebugSleep)),
     Command {
         name: "shutdown",
@@ -61,9 +65,31 @@ const fn cmd(name: &'static str, arity: i32, exec: Exec) -> Command {
     Command { name, arity, flags: 0, first_key: 0, last_key: 0, step: 0, keys_fn: None, exec }
 }
 
-/// LASTSAVE: the unix time of the last successful save (the start time until persistence).
-fn lastsave(c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
-    out.int(c.core.started_unix as i64);
+/// LASTSAVE: the unix time of the last successful save (the start time before any).
+fn lastsave(_c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
+    out.int(snapshot::last_save_unix() as i64);
+    Ok(())
+}
+
+/// SAVE: writes a snapshot of every shard to `dir/dbfilename`; replies when it is on disk.
+async fn save(core: &Rc<Core>, out: &mut Out) -> CmdResult {
+    if snapshot::bgsave_running() {
+        return Err(CmdError::msg("ERR Background save already in progress"));
+    }
+    // Redis answers a failed SAVE with a bare "-ERR"; the log says why.
+    snapshot::save(core).await.map_err(|_| CmdError::msg("ERR"))?;
+    out.ok();
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]: starts a snapshot and replies at once. SCHEDULE matters in Redis only
+/// while another child process runs; here it starts the save like BGSAVE.
+fn bgsave(c: &mut Client, args: Args, out: &mut Out) -> CmdResult {
+    if args.len() > 2 || (args.len() == 2 && !eq_ic(args.get(1), "schedule")) {
+        return Err(CmdError::Syntax);
+    }
+    snapshot::bgsave(&c.core).map_err(CmdError::msg)?;
+    out.simple("Background saving started");
     Ok(())
 }
 
@@ -144,7 +170,8 @@ pub async fn run_special(
             out.ok();
             Ok(())
         }
-        Special::Shutdown => shutdown(args),
+        Special::Shutdown => shutdown(core, args).await,
+        Special::Save => save(core, out).await,
         Special::BgRewriteAof => crate::persistence::bgrewriteaof(core, out).await,
         Special::ClientUnblock => client_unblock(core, args, out).await,
         Special::Exec => {
@@ -235,13 +262,18 @@ async fn debug(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) 
         out.ok();
         return Ok(());
     }
+    if eq_ic(args.get(1), "reload") {
+        return debug_reload(core, args, out).await;
+    }
     if eq_ic(args.get(1), "set-active-expire") && args.len() == 3 {
         out.ok();
         return Ok(());
     }
     if eq_ic(args.get(1), "help") {
         out.array(1);
-        out.simple("DEBUG <subcommand>: SLEEP <seconds>, SET-ACTIVE-EXPIRE <0|1>");
+        out.simple(
+            "DEBUG <subcommand>: SLEEP <seconds>, SET-ACTIVE-EXPIRE <0|1>, RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+        );
         return Ok(());
     }
     Err(CmdError::msg(format!(
@@ -250,18 +282,66 @@ async fn debug(core: &Rc<Core>, client: &Client, args: Args<'_>, out: &mut Out) 
     )))
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: exits; nothing to save until persistence.
-fn shutdown(args: Args<'_>) -> CmdResult {
-    for a in args.iter().skip(1) {
-        if !["nosave", "save", "now", "force", "abort"].iter().any(|o| eq_ic(a, o)) {
-            return Err(CmdError::Syntax);
-        }
-        if eq_ic(a, "abort") {
-            return Err(CmdError::msg("ERR No shutdown in progress."));
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves, drops and reloads the keyspace (NOSAVE:
+/// loads the file on disk; NOFLUSH keeps the current keys; MERGE lets loaded keys replace them).
+async fn debug_reload(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
+    let mut opts = snapshot::ReloadOpts::default();
+    for a in args.iter().skip(2) {
+        if eq_ic(a, "merge") {
+            opts.merge = true;
+        } else if eq_ic(a, "noflush") {
+            opts.no_flush = true;
+        } else if eq_ic(a, "nosave") {
+            opts.no_save = true;
+        } else {
+            return Err(CmdError::msg(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
         }
     }
-    crate::log("User requested shutdown... Redis is now ready to exit, bye bye...");
-    std::process::exit(0);
+    match snapshot::debug_reload(core, opts).await {
+        Ok(()) => {
+            out.ok();
+            Ok(())
+        }
+        Err(snapshot::ReloadError::Save(_)) => Err(CmdError::msg("ERR")),
+        Err(snapshot::ReloadError::Load(e)) => {
+            crate::log(&format!("DEBUG RELOAD failed: {e}"));
+            Err(CmdError::msg("ERR Error trying to load the RDB dump, check server logs."))
+        }
+    }
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: saves when save points are configured (or
+/// SAVE is given, and not with NOSAVE) and exits. A failed save keeps the server running
+/// unless FORCE. NOW has nothing to skip: there are no replicas to wait for.
+async fn shutdown(core: &Rc<Core>, args: Args<'_>) -> CmdResult {
+    let (mut save, mut nosave, mut force) = (false, false, false);
+    for a in args.iter().skip(1) {
+        if eq_ic(a, "save") {
+            save = true;
+        } else if eq_ic(a, "nosave") {
+            nosave = true;
+        } else if eq_ic(a, "force") {
+            force = true;
+        } else if eq_ic(a, "abort") {
+            return Err(CmdError::msg("ERR No shutdown in progress."));
+        } else if !eq_ic(a, "now") {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if save && nosave {
+        return Err(CmdError::Syntax);
+    }
+    let how = match (save, nosave) {
+        (true, _) => snapshot::ShutdownSave::Save,
+        (_, true) => snapshot::ShutdownSave::NoSave,
+        _ => snapshot::ShutdownSave::Default,
+    };
+    crate::log("User requested shutdown...");
+    snapshot::shutdown(core, how, force)
+        .await
+        .map_err(|_| CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."))
 }
 
 fn config_get(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
@@ -454,6 +534,8 @@ struct CoreSnapshot {
     clients: usize,
     blocked: usize,
     blocking_keys: usize,
+    /// Writes since the shard's last snapshot.
+    dirty: u64,
     /// Transaction scheduling attempts taken and refused on this shard.
     tx_scheduled: u64,
     tx_refused: u64,
@@ -470,6 +552,7 @@ async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
             clients: c.clients.borrow().len(),
             blocked: c.blocked.borrow().values().filter(|b| b.waiting.get()).count(),
             blocking_keys: shard.blocked.key_count(),
+            dirty: shard.dirty,
             tx_scheduled: c.txq.scheduled.get(),
             tx_refused: c.txq.refused.get(),
             aof: c.aof.get().map(|a| a.stats.borrow().clone()),
@@ -573,9 +656,10 @@ fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String
         ));
     }
     if show("persistence") {
+        let dirty: u64 = snaps.iter().map(|s| s.dirty).sum();
         sections.push(format!(
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n{}",
-            core.started_unix,
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n{}{}",
+            snapshot::info_lines(dirty),
             crate::persistence::info_aof_lines(&snaps.iter().map(|s| s.aof.clone()).collect::<Vec<_>>())
         ));
     }

@@ -7,14 +7,20 @@
 //! * `rewrite`: compacting a shard's AOF online.
 //! * `rdb`: the Redis RDB format (with `lzf` and `crc64`): SAVE/BGSAVE snapshots, DUMP/RESTORE
 //!   payloads, and loading a real Redis dump.rdb.
+//! * `snapshot`: taking snapshots (SAVE, BGSAVE, save points, SHUTDOWN and SIGTERM, DEBUG
+//!   RELOAD) and loading `dir/dbfilename` at startup.
 //!
 //! Startup loads data before a core accepts connections: the AOF when `appendonly yes`,
 //! otherwise `dir/dbfilename` if it exists.
 
 pub mod aof;
+pub mod crc64;
+pub mod lzf;
 pub mod propagate;
+pub mod rdb;
 pub mod recovery;
 pub mod rewrite;
+pub mod snapshot;
 
 use crate::error::{CmdError, CmdResult};
 use crate::resp::Out;
@@ -22,13 +28,16 @@ use crate::server::core::Core;
 use std::rc::Rc;
 
 /// Loads this core's share of the persisted data. An error stops the server: starting empty
-/// over data that failed to load would lose it at the next save.
+/// over data that failed to load would lose it at the next save. Core 0 also starts the
+/// snapshot cron here (save points, SIGTERM/SIGINT as SHUTDOWN).
 pub async fn load_at_startup(core: &Rc<Core>) -> Result<(), String> {
-    let appendonly = core.config.borrow().appendonly;
-    if appendonly {
+    if core.id == 0 {
+        snapshot::start_cron(core);
+    }
+    if core.config.borrow().appendonly {
         return recovery::open(core).await;
     }
-    Ok(())
+    snapshot::load_at_startup(core).await
 }
 
 /// Before the process exits on purpose (SHUTDOWN, SIGTERM): every core's AOF records are

@@ -109,6 +109,9 @@ pub async fn open(core: &Rc<Core>) -> Result<(), String> {
             }
         }
         None => {
+            // The first start with the AOF on begins from the snapshot, if there is one
+            // (as Redis 7 does), and makes it the first base.
+            super::snapshot::load_at_startup(core).await?;
             write_fresh_layout(core, &layout).await?;
             switch_top_manifest(core, &top, n, None).await?;
         }

@@ -104,8 +104,8 @@ impl List {
         self.nodes().len()
     }
 
-    /// The nodes, head to tail; none are empty.
-    fn nodes(&self) -> &[Listpack] {
+    /// The nodes, head to tail; none are empty (RDB writes one listpack per node).
+    pub fn nodes(&self) -> &[Listpack] {
         match self {
             List::Single(lp) if lp.is_empty() => &[],
             List::Single(lp) => std::slice::from_ref(lp),

@@ -249,6 +249,12 @@ impl Listpack {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.bytes()) }
     }
 
+    /// The encoded entries, in Redis's listpack entry format (RDB writes them as they are,
+    /// between a listpack header and end byte).
+    pub fn encoded(&self) -> &[u8] {
+        self.buf()
+    }
+
     fn buf_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `buf`, and `&mut self` makes the access unique.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.bytes()) }
