@@ -6,6 +6,8 @@
 //!   as the reference implementation by the differential tests.
 //! * [`RawConn`] is a raw TCP connection that can send arbitrary bytes and read
 //!   back exactly one complete RESP2/RESP3 reply as raw bytes.
+//! * [`DataDir`], [`Server::start_in`], [`Server::kill9`] and [`Server::restart`] run
+//!   servers one after another on one data directory (persistence tests).
 #![allow(dead_code)]
 
 pub mod diff;
@@ -107,6 +109,8 @@ struct Proc {
     log: PathBuf,
     /// Print the log tail on drop during a panic (off for the reference server).
     print_log_on_panic: bool,
+    /// Remove `dir` on drop (false when the caller owns it: a [`DataDir`]).
+    owns_dir: bool,
 }
 
 impl Proc {
@@ -114,30 +118,28 @@ impl Proc {
     /// until it answers PING. Retries with another port a couple of times if the
     /// process exits early (e.g. the port was grabbed by someone else meanwhile).
     fn spawn(name: &'static str, program: &str, make_args: &dyn Fn(u16, &Path) -> Vec<String>) -> Proc {
+        Self::spawn_in(name, program, None, make_args)
+    }
+
+    /// `spawn`, in the caller's directory `dir` when given (kept on drop) instead of a fresh one.
+    fn spawn_in(
+        name: &'static str,
+        program: &str,
+        dir: Option<&Path>,
+        make_args: &dyn Fn(u16, &Path) -> Vec<String>,
+    ) -> Proc {
         let mut last_err = String::new();
         for _attempt in 0..3 {
-            let port = free_port();
-            let dir = unique_temp_dir(&format!("{name}-test"));
-            let log = dir.join("server.log");
-            let log_file = File::create(&log).expect("create log file");
-            let log_file2 = log_file.try_clone().expect("clone log file");
-            let args = make_args(port, &dir);
-            let child = Command::new(program)
-                .args(&args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log_file))
-                .stderr(Stdio::from(log_file2))
-                .spawn()
-                .unwrap_or_else(|e| panic!("failed to spawn {program}: {e}"));
-            let mut p = Proc { name, child, port, dir, log, print_log_on_panic: name != "redis-server" };
+            let mut p = Self::launch(name, program, dir, make_args);
             match p.wait_ready() {
                 Ok(()) => return p,
                 Err(e) => {
+                    let args = make_args(p.port, &p.dir);
                     last_err = format!(
                         "{name} ({program} {args:?}) did not become ready: {e}\n--- log tail ---\n{}",
                         file_tail(&p.log, 4000)
                     );
-                    // Drop kills the process and removes the directory.
+                    // Drop kills the process and removes the directory (if it made it).
                     let exited_early = e.starts_with("exited");
                     drop(p);
                     if !exited_early {
@@ -147,6 +149,39 @@ impl Proc {
             }
         }
         panic!("{last_err}");
+    }
+
+    /// Starts the process without waiting for it: its output goes to a log file of its own in
+    /// the directory (several servers may run in one directory, one after another).
+    fn launch(
+        name: &'static str,
+        program: &str,
+        dir: Option<&Path>,
+        make_args: &dyn Fn(u16, &Path) -> Vec<String>,
+    ) -> Proc {
+        let port = free_port();
+        let (dir, owns_dir, log) = match dir {
+            Some(d) => {
+                let n = DIR_COUNTER.fetch_add(1, Ordering::SeqCst);
+                (d.to_path_buf(), false, d.join(format!("server-{n}.log")))
+            }
+            None => {
+                let d = unique_temp_dir(&format!("{name}-test"));
+                let log = d.join("server.log");
+                (d, true, log)
+            }
+        };
+        let log_file = File::create(&log).expect("create log file");
+        let log_file2 = log_file.try_clone().expect("clone log file");
+        let args = make_args(port, &dir);
+        let child = Command::new(program)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log_file))
+            .stderr(Stdio::from(log_file2))
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to spawn {program}: {e}"));
+        Proc { name, child, port, dir, log, print_log_on_panic: name != "redis-server", owns_dir }
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
@@ -185,7 +220,9 @@ impl Drop for Proc {
                 self.name
             );
         }
-        let _ = fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -225,20 +262,74 @@ pub struct Server {
 impl Server {
     /// Starts shardis with `--port P --threads N --dir D` followed by `extra_args`.
     pub fn start(threads: usize, extra_args: &[&str]) -> Server {
-        let extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
         let inner = Proc::spawn("shardis", env!("CARGO_BIN_EXE_shardis"), &|port, dir| {
-            let mut a = vec![
-                "--port".to_string(),
-                port.to_string(),
-                "--threads".to_string(),
-                threads.to_string(),
-                "--dir".to_string(),
-                dir.display().to_string(),
-            ];
-            a.extend(extra.iter().cloned());
-            a
+            shardis_args(port, threads, dir, extra_args)
         });
         Server { inner, threads }
+    }
+
+    /// Starts shardis on the existing data directory `dir` (kept when the server is dropped) and
+    /// waits until it answers, like `start`.
+    pub fn start_in(dir: &Path, threads: usize, extra_args: &[&str]) -> Server {
+        let inner = Proc::spawn_in("shardis", env!("CARGO_BIN_EXE_shardis"), Some(dir), &|port, dir| {
+            shardis_args(port, threads, dir, extra_args)
+        });
+        Server { inner, threads }
+    }
+
+    /// Starts shardis on `dir` expecting it to refuse to start: waits until it exits and returns
+    /// its exit code and everything it logged. Panics if it answers clients instead.
+    pub fn start_in_expecting_exit(dir: &Path, threads: usize, extra_args: &[&str]) -> (Option<i32>, String) {
+        let mut p = Proc::launch("shardis", env!("CARGO_BIN_EXE_shardis"), Some(dir), &|port, dir| {
+            shardis_args(port, threads, dir, extra_args)
+        });
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                let log =
+                    fs::read(&p.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+                return (status.code(), log);
+            }
+            if answers_as(p.port, p.child.id()) {
+                panic!(
+                    "shardis was expected to refuse to start, but it serves clients; log:\n{}",
+                    file_tail(&p.log, 4000)
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "shardis neither exited nor served within {STARTUP_TIMEOUT:?}; log:\n{}",
+                    file_tail(&p.log, 4000)
+                );
+            }
+            // No event to await for a child's exit or readiness at once: poll with a short sleep.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// kill -9: SIGKILL, then wait until the process is gone (its files are left as they are).
+    pub fn kill9(&mut self) {
+        // Child::kill sends SIGKILL on Unix.
+        let _ = self.inner.child.kill();
+        let _ = self.inner.child.wait();
+    }
+
+    /// kill -9, then starts a new server on the same data directory with `threads` and
+    /// `extra_args`; the new server takes over the directory (removed with it if this one made it).
+    pub fn restart(mut self, threads: usize, extra_args: &[&str]) -> Server {
+        self.kill9();
+        let mut next = Server::start_in(&self.inner.dir, threads, extra_args);
+        next.inner.owns_dir = std::mem::replace(&mut self.inner.owns_dir, false);
+        next
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.inner.child.id()
+    }
+
+    /// Everything this server process logged so far.
+    pub fn log(&self) -> String {
+        fs::read(&self.inner.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
     pub fn port(&self) -> u16 {
@@ -264,6 +355,46 @@ impl Server {
     /// True if the process is still alive.
     pub fn is_running(&mut self) -> bool {
         self.inner.is_running()
+    }
+}
+
+/// The command line of a shardis under test.
+fn shardis_args(port: u16, threads: usize, dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a = vec![
+        "--port".to_string(),
+        port.to_string(),
+        "--threads".to_string(),
+        threads.to_string(),
+        "--dir".to_string(),
+        dir.display().to_string(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// A data directory for servers started one after another (`Server::start_in`); removed on
+/// drop, except when a test fails: then it is kept and its path printed, to look at the files.
+pub struct DataDir {
+    path: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(prefix: &str) -> DataDir {
+        DataDir { path: unique_temp_dir(prefix) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test failed: data directory kept at {}", self.path.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.path);
+        }
     }
 }
 
