@@ -497,6 +497,108 @@ fn populate(c: &mut RawConn, other: &mut RawConn, shards: usize) {
         c.cmd_s("EXISTS exp:a exp:l exp:again") == b":0\r\n"
     });
     run(c, "SET exp:again new", "+OK\r\n");
+    populate_more(c, other, shards);
+}
+
+/// Blocking pops served by a later push, pops of several elements, SORT ... STORE with
+/// weights and values on other shards, conditional writes.
+fn populate_more(c: &mut RawConn, other: &mut RawConn, shards: usize) {
+    // A blocked BLMOVE (source and destination on different shards), BLPOP and BZPOPMIN,
+    // each served by another client's push.
+    let (bsrc, bdst) = far_pair("blk:move", shards);
+    let blocked: [(Vec<u8>, String, String); 3] = [
+        (
+            encode_command(&[b"BLMOVE", bsrc.as_bytes(), bdst.as_bytes(), b"LEFT", b"RIGHT", b"0"]),
+            format!("RPUSH {bsrc} m1 m2"),
+            bulk("m1"),
+        ),
+        (
+            encode_command(&[b"BLPOP", b"blk:list", b"0"]),
+            "RPUSH blk:list a b c".into(),
+            format!("*2\r\n{}{}", bulk("blk:list"), bulk("a")),
+        ),
+        (
+            encode_command(&[b"BZPOPMIN", b"blk:zset", b"0"]),
+            "ZADD blk:zset 2 two 1 one".into(),
+            format!("*3\r\n{}{}{}", bulk("blk:zset"), bulk("one"), bulk("1")),
+        ),
+    ];
+    for (request, push, reply) in blocked {
+        c.send(&request);
+        wait_until("the client blocks", || info_field(other, "clients", "blocked_clients") == "1");
+        let pushed = other.cmd_s(&push);
+        assert!(as_int(&pushed).is_some(), "{push}: {}", show(&pushed));
+        assert_reply(&c.read_reply(), reply.as_bytes(), "the blocked pop");
+    }
+    run(c, &format!("LRANGE {bdst} 0 -1"), &format!("*1\r\n{}", bulk("m1")));
+
+    run(c, "RPUSH mpop:l a b c d", ":4\r\n");
+    run(
+        c,
+        "LMPOP 1 mpop:l RIGHT COUNT 2",
+        &format!("*2\r\n{}*2\r\n{}{}", bulk("mpop:l"), bulk("d"), bulk("c")),
+    );
+    run(c, "ZADD mpop:z 1 a 2 b 3 c 4 d 5 e", ":5\r\n");
+    run(c, "ZPOPMAX mpop:z", &format!("*2\r\n{}{}", bulk("e"), bulk("5")));
+    run(c, "ZREMRANGEBYSCORE mpop:z 1 1", ":1\r\n");
+    run(c, "ZREMRANGEBYRANK mpop:z 0 0", ":1\r\n");
+    run(c, "ZADD mpop:z GT CH 1 c 10 d", ":1\r\n");
+    run(c, "ZADD mpop:z INCR 0.5 c", &bulk("3.5"));
+
+    // SORT by weights and GET values that live on every shard, stored on yet another shard.
+    let ids: Vec<String> = (0..8).map(|i| i.to_string()).collect();
+    let weight_shards: BTreeSet<usize> =
+        ids.iter().map(|id| key_shard(&format!("sort:w_{id}"), shards)).collect();
+    assert!(shards == 1 || weight_shards.len() >= 2, "the weights must span shards");
+    run(c, &format!("RPUSH sort:src {}", ids.join(" ")), &format!(":{}\r\n", ids.len()));
+    for (i, id) in ids.iter().enumerate() {
+        run(c, &format!("SET sort:w_{id} {}", 100 - i), "+OK\r\n");
+        run(c, &format!("HSET sort:obj_{id} name n{id}"), ":1\r\n");
+    }
+    let (sd1, sd2) = far_pair("sort:dst", shards);
+    run(
+        c,
+        &format!("SORT sort:src BY sort:w_* GET # GET sort:obj_*->name STORE {sd1}"),
+        &format!(":{}\r\n", 2 * ids.len()),
+    );
+    run(c, &format!("SORT sort:src DESC LIMIT 0 2 STORE {sd2}"), ":2\r\n");
+    let sorted = c.cmd_s(&format!("LRANGE {sd1} 0 1"));
+    let last = ids.last().unwrap();
+    assert_reply(
+        &sorted,
+        format!("*2\r\n{}{}", bulk(last), bulk(&format!("n{last}"))).as_bytes(),
+        "SORT BY weights",
+    );
+
+    // Conditional and value-returning writes.
+    run(c, "SET cond:k v1 NX", "+OK\r\n");
+    run(c, "SET cond:k v2 NX", "$-1\r\n");
+    run(c, "SET cond:k v3 XX GET", &bulk("v1"));
+    run(c, "SETNX cond:nx 1", ":1\r\n");
+    run(c, &format!("GETEX cond:k PXAT {}", now_ms() + 700_000), &bulk("v3"));
+    run(c, "LPUSHX cond:none a", ":0\r\n");
+    run(c, "RPUSHX mpop:l z", ":3\r\n");
+    run(c, "HMSET cond:h a 1 b 2", "+OK\r\n");
+
+    // Transactions that change database, swap and flush databases.
+    let (t0, t1) = far_pair("txdb:", shards);
+    c.send(format!("MULTI\r\nSET {t0} 1\r\nSELECT 10\r\nSET {t0} 10\r\nSET {t1} 10\r\nSELECT 11\r\nSET {t1} 11\r\nSWAPDB 11 12\r\nEXEC\r\n").as_bytes());
+    assert_reply(&c.read_reply(), b"+OK\r\n", "MULTI");
+    for _ in 0..7 {
+        assert_reply(&c.read_reply(), b"+QUEUED\r\n", "queued");
+    }
+    assert_reply(&c.read_reply(), format!("*7\r\n{}", "+OK\r\n".repeat(7)).as_bytes(), "EXEC");
+    run(c, "SELECT 13", "+OK\r\n");
+    run(c, &format!("MSET {t0} gone {t1} gone"), "+OK\r\n");
+    run(c, "MULTI", "+OK\r\n");
+    run(c, "SET txdb:before 1", "+QUEUED\r\n");
+    run(c, "FLUSHDB", "+QUEUED\r\n");
+    run(c, &format!("SET {t1} after"), "+QUEUED\r\n");
+    run(c, "EXEC", "*3\r\n+OK\r\n+OK\r\n+OK\r\n");
+    run(c, "DBSIZE", ":1\r\n");
+    run(c, "SELECT 12", "+OK\r\n");
+    run(c, &format!("GET {t1}"), &bulk("11"));
+    run(c, "SELECT 0", "+OK\r\n");
 }
 
 /// Polls `cond` (each poll is a request to the server) until it holds, for at most 5 s.
@@ -701,6 +803,21 @@ impl Object {
 struct Progress {
     acked: Mutex<u64>,
     changed: Condvar,
+    /// A client thread failed (its panic message says why): stop waiting.
+    failed: std::sync::atomic::AtomicBool,
+}
+
+/// Marks the progress failed when the client thread holding it panics.
+struct FailOnPanic(Arc<Progress>);
+
+impl Drop for FailOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _guard = self.0.acked.lock();
+            self.0.changed.notify_all();
+        }
+    }
 }
 
 impl Progress {
@@ -728,6 +845,10 @@ impl Progress {
             if *acked >= n && elapsed >= min {
                 return;
             }
+            assert!(
+                !self.failed.load(std::sync::atomic::Ordering::SeqCst),
+                "a client thread failed (see its panic)"
+            );
             let now = Instant::now();
             assert!(now < deadline, "the load stalled: {} of {n} commands acknowledged in 60 s", *acked);
             let wait = if *acked >= n { min - elapsed } else { deadline - now };
@@ -750,7 +871,8 @@ const INITIAL_BALANCE: i64 = 1000;
 
 impl Model {
     /// Objects on every shard; accounts start with a balance (set and acknowledged here).
-    fn new(c: &mut RawConn, shards: usize) -> Model {
+    /// Without `groups`, only single-key commands: no MSET groups, no transactions.
+    fn new(c: &mut RawConn, shards: usize, groups: bool) -> Model {
         assert!(shards >= 2, "the load spans shards");
         let mut workers = Vec::new();
         for w in 0..WORKERS {
@@ -764,16 +886,18 @@ impl Model {
             for k in spread_keys(&format!("w{w}:l:"), shards, 1) {
                 objects.push(Object::new(Kind::List, vec![k]));
             }
-            objects.push(Object::new(Kind::Group, spread_keys(&format!("w{w}:g:"), shards, 2)));
-            let one_each = spread_keys(&format!("w{w}:acct:"), shards, 1);
-            let (a, b) = (one_each[w % shards].clone(), one_each[(w + 1) % shards].clone());
-            let mut pair = Object::new(Kind::Pair, vec![a.clone(), b.clone()]);
-            run(c, &format!("MSET {a} {INITIAL_BALANCE} {b} {INITIAL_BALANCE}"), "+OK\r\n");
-            pair.base = vec![Some(INITIAL_BALANCE.to_string()); 2];
-            objects.push(pair);
+            if groups {
+                objects.push(Object::new(Kind::Group, spread_keys(&format!("w{w}:g:"), shards, 2)));
+                let one_each = spread_keys(&format!("w{w}:acct:"), shards, 1);
+                let (a, b) = (one_each[w % shards].clone(), one_each[(w + 1) % shards].clone());
+                let mut pair = Object::new(Kind::Pair, vec![a.clone(), b.clone()]);
+                run(c, &format!("MSET {a} {INITIAL_BALANCE} {b} {INITIAL_BALANCE}"), "+OK\r\n");
+                pair.base = vec![Some(INITIAL_BALANCE.to_string()); 2];
+                objects.push(pair);
+            }
             workers.push(objects);
         }
-        let pool = spread_keys("pool:", shards, 3);
+        let pool = if groups { spread_keys("pool:", shards, 3) } else { Vec::new() };
         for k in &pool {
             run(c, &format!("SET {k} {INITIAL_BALANCE}"), "+OK\r\n");
         }
@@ -787,7 +911,12 @@ impl Model {
                 .filter(|o| o.kind == kind)
                 .flat_map(|o| o.keys.iter().map(|k| key_shard(k, shards)))
                 .collect();
-            assert_eq!(shards_used.len(), shards, "{kind:?} keys are not on every shard");
+            let present = groups || !matches!(kind, Kind::Group | Kind::Pair);
+            assert_eq!(
+                shards_used.len(),
+                if present { shards } else { 0 },
+                "{kind:?} keys are not on every shard"
+            );
         }
         m
     }
@@ -857,8 +986,8 @@ fn worker(
     loop {
         seq += 1;
         let r = next();
-        let (i, pool_transfer) =
-            if r % 10 == 0 { (0, true) } else { ((r >> 8) as usize % objects.len(), false) };
+        let pool_transfer = r % 10 == 0 && !pool.is_empty();
+        let i = (r >> 8) as usize % objects.len();
         let mut expect = 1;
         let request = if pool_transfer {
             let a = &pool[(r >> 16) as usize % pool.len()];
@@ -957,7 +1086,10 @@ fn load_then_kill(
             let (pool, progress, port) = (model.pool.clone(), progress.clone(), server.port());
             let seq = model.seq + (w as i64) * 1_000_000_000;
             let seed = 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(w as u64 + 1) ^ model.seq as u64;
-            std::thread::spawn(move || worker(port, objects, pool, seed, progress, seq))
+            std::thread::spawn(move || {
+                let _fail = FailOnPanic(progress.clone());
+                worker(port, objects, pool, seed, progress, seq)
+            })
         })
         .collect();
     during(&progress, start);
@@ -970,21 +1102,37 @@ fn load_then_kill(
     killed
 }
 
-/// Rounds of: load, kill -9 after `ops` acknowledged commands, check the files, restart on the
-/// same directory, check every object and the pool.
-fn kill_under_load(
-    threads: usize,
-    args: &[&str],
-    rounds: usize,
-    ops: u64,
-    min_load: Duration,
-    cutoff: Option<Duration>,
-) {
-    let dir = DataDir::new("aof-kill");
+/// Acknowledged commands before each kill.
+const OPS_PER_ROUND: u64 = 1500;
+
+/// What `kill_under_load` promises to check.
+#[derive(Clone, Copy)]
+enum Promise {
+    /// `appendfsync always`: every acknowledged command survives.
+    Always,
+    /// `everysec`: the commands acknowledged 2 s before the kill survive (the load runs 2.5 s).
+    TwoSeconds,
+}
+
+/// Rounds of: load (with cross-shard groups and transactions), kill -9 after `OPS_PER_ROUND`
+/// acknowledged commands, check the files, restart, check every object and the pool. With
+/// `same_dir` each round restarts on the last one's directory; otherwise on a fresh one.
+fn kill_under_load(threads: usize, args: &[&str], rounds: usize, same_dir: bool, promise: Promise) {
+    let (min_load, cutoff) = match promise {
+        Promise::Always => (Duration::ZERO, None),
+        Promise::TwoSeconds => (Duration::from_millis(2500), Some(Duration::from_secs(2))),
+    };
+    let mut dir = DataDir::new("aof-kill");
     let mut s = Server::start_in(dir.path(), threads, args);
-    let mut model = Model::new(&mut s.raw(), threads);
+    let mut model = Model::new(&mut s.raw(), threads, true);
     for round in 0..rounds {
-        let killed = load_then_kill(&mut s, &mut model, &mut |p, start| p.wait_for(ops, start, min_load));
+        if round > 0 && !same_dir {
+            dir = DataDir::new("aof-kill");
+            s = Server::start_in(dir.path(), threads, args);
+            model = Model::new(&mut s.raw(), threads, true);
+        }
+        let killed =
+            load_then_kill(&mut s, &mut model, &mut |p, start| p.wait_for(OPS_PER_ROUND, start, min_load));
         assert_aof_valid_or_torn(dir.path());
         s = s.restart(threads, args);
         let mut c = s.raw();
@@ -1002,22 +1150,35 @@ fn kill_under_load(
 
 #[test]
 fn kill9_under_load_always_threads2() {
-    kill_under_load(2, ALWAYS, 3, 1500, Duration::ZERO, None);
+    kill_under_load(2, ALWAYS, 3, false, Promise::Always);
 }
 
 #[test]
 fn kill9_under_load_always_threads4() {
-    kill_under_load(4, ALWAYS, 3, 1500, Duration::ZERO, None);
+    kill_under_load(4, ALWAYS, 3, false, Promise::Always);
+}
+
+/// Crash after crash on one directory: the files hold several runs' transaction ids.
+#[test]
+#[ignore = "bug: transaction ids restart at 1 after a restart and meet the ids already in the files"]
+fn kill9_under_load_always_same_dir_threads2() {
+    kill_under_load(2, ALWAYS, 4, true, Promise::Always);
+}
+
+#[test]
+#[ignore = "bug: transaction ids restart at 1 after a restart and meet the ids already in the files"]
+fn kill9_under_load_always_same_dir_threads4() {
+    kill_under_load(4, ALWAYS, 4, true, Promise::Always);
 }
 
 #[test]
 fn kill9_under_load_everysec_threads2() {
-    kill_under_load(2, EVERYSEC, 1, 1500, Duration::from_millis(2500), Some(Duration::from_secs(2)));
+    kill_under_load(2, EVERYSEC, 1, false, Promise::TwoSeconds);
 }
 
 #[test]
 fn kill9_under_load_everysec_threads4() {
-    kill_under_load(4, EVERYSEC, 1, 1500, Duration::from_millis(2500), Some(Duration::from_secs(2)));
+    kill_under_load(4, EVERYSEC, 1, false, Promise::TwoSeconds);
 }
 
 // ---------------------------------------------------------------------------
@@ -1045,16 +1206,17 @@ fn wait_for_rewrites(c: &mut RawConn, progress: &Progress, n: u64) {
 /// Load with rewrites (`rewrite` starts them and waits for them), then kill -9 and restart:
 /// every acknowledged write is there, the files are valid and (when no rewrite can have been
 /// running at the kill: `settled`) the directory holds only the files the manifests name; and
-/// again after one more restart.
+/// again after one more restart. `groups`: the load has cross-shard groups and transactions.
 fn rewrite_under_load(
     threads: usize,
     args: &[&str],
+    groups: bool,
     settled: bool,
     rewrite: &mut dyn FnMut(&mut RawConn, &Progress),
 ) {
     let dir = DataDir::new("aof-rewrite");
     let mut s = Server::start_in(dir.path(), threads, args);
-    let mut model = Model::new(&mut s.raw(), threads);
+    let mut model = Model::new(&mut s.raw(), threads, groups);
     let mut c = s.raw();
     assert_eq!(aof_rewrites(&mut c), 0);
     load_then_kill(&mut s, &mut model, &mut |p, _| {
@@ -1077,31 +1239,54 @@ fn rewrite_under_load(
     assert_aof_valid(dir.path());
 }
 
+/// Three BGREWRITEAOFs, each waited for, while clients write.
+fn three_bgrewriteaofs(c: &mut RawConn, p: &Progress) {
+    for n in 1..=3 {
+        let reply = c.cmd_s("BGREWRITEAOF");
+        assert_reply(&reply, b"+Background append only file rewriting started\r\n", "BGREWRITEAOF");
+        wait_for_rewrites(c, p, n);
+        p.wait_more(100);
+    }
+}
+
+fn auto_rewrite_args() -> Vec<&'static str> {
+    [ALWAYS, &["--auto-aof-rewrite-min-size", "1kb", "--auto-aof-rewrite-percentage", "10"]].concat()
+}
+
 #[test]
 fn bgrewriteaof_under_load() {
-    rewrite_under_load(2, ALWAYS, true, &mut |c, p| {
-        for n in 1..=3 {
-            let reply = c.cmd_s("BGREWRITEAOF");
-            assert_reply(&reply, b"+Background append only file rewriting started\r\n", "BGREWRITEAOF");
-            wait_for_rewrites(c, p, n);
-            p.wait_more(100);
-        }
-    });
+    rewrite_under_load(2, ALWAYS, false, true, &mut three_bgrewriteaofs);
+}
+
+#[test]
+#[ignore = "bug: a rewrite drops the TXCOMMIT records other shards' files still need"]
+fn bgrewriteaof_under_cross_shard_load() {
+    rewrite_under_load(2, ALWAYS, true, true, &mut three_bgrewriteaofs);
 }
 
 #[test]
 fn automatic_rewrite_under_load() {
-    let args =
-        [ALWAYS, &["--auto-aof-rewrite-min-size", "1kb", "--auto-aof-rewrite-percentage", "10"]].concat();
     // An automatic rewrite may be running at the kill: stray files are `kill9_during_rewrite`'s.
-    rewrite_under_load(4, &args, false, &mut |c, p| wait_for_rewrites(c, p, 2));
+    rewrite_under_load(4, &auto_rewrite_args(), false, false, &mut |c, p| wait_for_rewrites(c, p, 2));
+}
+
+#[test]
+#[ignore = "bug: a rewrite drops the TXCOMMIT records other shards' files still need"]
+fn automatic_rewrite_under_cross_shard_load() {
+    rewrite_under_load(4, &auto_rewrite_args(), true, false, &mut |c, p| wait_for_rewrites(c, p, 2));
 }
 
 /// kill -9 while a rewrite runs (at a different moment each round): no acknowledged write is
 /// lost, and the manifests still name a complete, valid history.
 #[test]
 fn kill9_during_rewrite() {
-    kill_during_rewrites(false);
+    kill_during_rewrites(false, false);
+}
+
+#[test]
+#[ignore = "bug: a rewrite drops the TXCOMMIT records other shards' files still need"]
+fn kill9_during_rewrite_under_cross_shard_load() {
+    kill_during_rewrites(true, false);
 }
 
 /// The same, and after each restart the directory holds only the files the manifests name:
@@ -1110,23 +1295,20 @@ fn kill9_during_rewrite() {
 #[test]
 #[ignore = "bug: files left by a rewrite cut short by kill -9 are never removed"]
 fn kill9_during_rewrite_leaves_no_stray_files() {
-    kill_during_rewrites(true);
+    kill_during_rewrites(false, true);
 }
 
-fn kill_during_rewrites(exact_layout: bool) {
+fn kill_during_rewrites(groups: bool, exact_layout: bool) {
     let threads = 2;
     let dir = DataDir::new("aof-rewrite-kill");
     let mut s = Server::start_in(dir.path(), threads, ALWAYS);
-    let mut model = Model::new(&mut s.raw(), threads);
+    let mut model = Model::new(&mut s.raw(), threads, groups);
     for round in 0..8 {
         let mut c = s.raw();
         load_then_kill(&mut s, &mut model, &mut |p, _| {
             p.wait_more(200);
-            assert_reply(
-                &c.cmd_s("BGREWRITEAOF"),
-                b"+Background append only file rewriting started\r\n",
-                "BGREWRITEAOF",
-            );
+            let reply = c.cmd_s("BGREWRITEAOF");
+            assert_reply(&reply, b"+Background append only file rewriting started\r\n", "BGREWRITEAOF");
             p.wait_more(round * 3);
         });
         assert_aof_valid_or_torn(dir.path());
@@ -1292,6 +1474,18 @@ fn a_truncated_last_record_is_dropped_and_the_rest_loaded() {
         s.kill9();
         assert_aof_valid(dir.path());
     }
+
+    // A torn tail read by a server with another thread count (every core reads every old file).
+    let dir = DataDir::new("aof-trunc-reshard");
+    copy_dir(&aof_dir(pristine.path()), &aof_dir(dir.path()));
+    fs::write(aof_dir(dir.path()).join(&incr_name), &incr_bytes[..start + len / 2]).unwrap();
+    let mut s = Server::start_in(dir.path(), 3, ALWAYS);
+    let mut c = s.raw();
+    assert_has(&mut c, &kv);
+    run(&mut c, &format!("EXISTS {last}"), ":0\r\n");
+    s.kill9();
+    assert_layout(dir.path(), 3);
+    assert_aof_valid(dir.path());
 }
 
 /// Damage that is not a torn tail: the server refuses to start whatever aof-load-truncated
