@@ -1164,13 +1164,11 @@ fn kill9_under_load_always_threads4() {
 
 /// Crash after crash on one directory: the files hold several runs' transaction ids.
 #[test]
-#[ignore = "bug: transaction ids restart at 1 after a restart and meet the ids already in the files"]
 fn kill9_under_load_always_same_dir_threads2() {
     kill_under_load(2, ALWAYS, 4, true, Promise::Always);
 }
 
 #[test]
-#[ignore = "bug: transaction ids restart at 1 after a restart and meet the ids already in the files"]
 fn kill9_under_load_always_same_dir_threads4() {
     kill_under_load(4, ALWAYS, 4, true, Promise::Always);
 }
@@ -1263,7 +1261,6 @@ fn bgrewriteaof_under_load() {
 }
 
 #[test]
-#[ignore = "bug: a rewrite drops the TXCOMMIT records other shards' files still need"]
 fn bgrewriteaof_under_cross_shard_load() {
     rewrite_under_load(2, ALWAYS, true, true, &mut three_bgrewriteaofs);
 }
@@ -1275,7 +1272,6 @@ fn automatic_rewrite_under_load() {
 }
 
 #[test]
-#[ignore = "bug: a rewrite drops the TXCOMMIT records other shards' files still need"]
 fn automatic_rewrite_under_cross_shard_load() {
     rewrite_under_load(4, &auto_rewrite_args(), true, false, &mut |c, p| wait_for_rewrites(c, p, 2));
 }
@@ -1288,7 +1284,6 @@ fn kill9_during_rewrite() {
 }
 
 #[test]
-#[ignore = "bug: a rewrite drops the TXCOMMIT records other shards' files still need"]
 fn kill9_during_rewrite_under_cross_shard_load() {
     kill_during_rewrites(true, false);
 }
@@ -1297,7 +1292,6 @@ fn kill9_during_rewrite_under_cross_shard_load() {
 /// nothing a rewrite cut short by the crash left behind (a `.tmp` file, a new base the
 /// manifest does not list yet, the old base and incrs it no longer lists).
 #[test]
-#[ignore = "bug: files left by a rewrite cut short by kill -9 are never removed"]
 fn kill9_during_rewrite_leaves_no_stray_files() {
     kill_during_rewrites(false, true);
 }
@@ -1343,7 +1337,6 @@ fn conn_on_core(s: &Server, core: usize) -> RawConn {
 /// A group's commit record is in the file of the core that coordinated it; when that shard
 /// rewrites its AOF, the other shards' files still hold the group's records and still need it.
 #[test]
-#[ignore = "bug: a rewrite drops the TXCOMMIT records other shards' files still need"]
 fn a_rewrite_keeps_the_commits_other_shards_need() {
     let dir = DataDir::new("aof-rewrite-commits");
     let args =
@@ -1633,7 +1626,6 @@ fn groups_without_a_commit_record_are_dropped_on_every_shard() {
 /// again: the same clash would let a later run's uncommitted group borrow an earlier run's
 /// commit record, half applying it).
 #[test]
-#[ignore = "bug: transaction ids restart at 1 after a restart and meet the ids already in the files"]
 fn an_uncommitted_group_stays_dropped_when_its_id_comes_round_again() {
     let dir = DataDir::new("aof-txid-reuse");
     let k = crashed_with_groups(dir.path());
@@ -1662,7 +1654,6 @@ fn an_uncommitted_group_stays_dropped_when_its_id_comes_round_again() {
 /// What a crash at each step of a rewrite or of a thread-count change leaves behind (written
 /// here by hand, as the server names such files): the next start removes it all.
 #[test]
-#[ignore = "bug: files left by a rewrite cut short by kill -9 are never removed"]
 fn files_a_crash_left_behind_are_removed_at_start() {
     let dir = DataDir::new("aof-stray");
     let mut s = Server::start_in(dir.path(), 2, ALWAYS);

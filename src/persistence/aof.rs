@@ -69,7 +69,6 @@ impl Fsync {
 }
 
 /// The shard's side of its AOF: records are appended here as commands run.
-#[derive(Default)]
 pub struct Log {
     pub buf: Vec<u8>,
     /// The database the last SELECT record chose (None: none written in this file yet).
@@ -80,6 +79,27 @@ pub struct Log {
     pub appended: u64,
     /// The flusher's waker while it waits for records.
     pub parked: Option<Waker>,
+    /// The smallest group id tagged on a record since the last rewrite's snapshot, and in the
+    /// files a rewrite is still replacing (u64::MAX: none). See `rewrite` for why.
+    pub oldest_tagged: u64,
+    pub oldest_tagged_replaced: u64,
+    /// Ids of the commit records in this shard's current files.
+    pub commits: Vec<u64>,
+}
+
+impl Default for Log {
+    fn default() -> Log {
+        Log {
+            buf: Vec::new(),
+            selected: None,
+            tag: 0,
+            appended: 0,
+            parked: None,
+            oldest_tagged: u64::MAX,
+            oldest_tagged_replaced: u64::MAX,
+            commits: Vec::new(),
+        }
+    }
 }
 
 fn push_bulk(buf: &mut Vec<u8>, arg: &[u8]) {
@@ -98,6 +118,7 @@ impl Log {
         let n = args.len();
         self.buf.push(b'*');
         if self.tag != 0 {
+            self.oldest_tagged = self.oldest_tagged.min(self.tag);
             crate::resp::write::push_i64(&mut self.buf, n as i64 + 2);
             self.buf.extend_from_slice(b"\r\n$2\r\nTX\r\n");
             let mut tmp = [0u8; 24];
@@ -123,7 +144,13 @@ impl Log {
         self.tag = tag;
     }
 
+    /// The smallest group id tagged on a record in this shard's files.
+    pub fn oldest_tagged_in_files(&self) -> u64 {
+        self.oldest_tagged.min(self.oldest_tagged_replaced)
+    }
+
     pub fn commit(&mut self, group: u64) {
+        self.commits.push(group);
         let mut tmp = [0u8; 24];
         let len = crate::resp::write::format_i64(&mut tmp, group as i64);
         let db = self.selected.unwrap_or(0);

@@ -5,7 +5,9 @@
 //! 1. The top manifest says how many shards (N') wrote the files. Core `i` reads the files of
 //!    old shard `i` when N' equals the thread count N, or of every old shard otherwise.
 //! 2. Pass one collects the ids of committed groups (`TXCOMMIT`) from those files into a set
-//!    shared by all cores; the cores then wait for each other, so the set is complete. (Every
+//!    shared by all cores; the cores then wait for each other, so the set is complete. New
+//!    group ids start above every id found, so a group of this run never meets a record of an
+//!    earlier one. (Every
 //!    core's commits are needed: a group's commit record is in the file of the core that ran
 //!    it, which need not be one of the shards it wrote.)
 //! 3. Pass two replays each old shard's files in order into a shard of its own, with the clock
@@ -65,6 +67,7 @@ pub async fn open(core: &Rc<Core>) -> Result<(), String> {
         incrs: vec![1],
     };
     let mut truncate_to = None;
+    let mut own_tags = Tags::default();
     match old_shards {
         Some(old_n) => {
             let mine: Vec<usize> = if old_n == n { vec![core.id] } else { (0..old_n).collect() };
@@ -74,13 +77,17 @@ pub async fn open(core: &Rc<Core>) -> Result<(), String> {
                 let files = read_files(&l).await?;
                 sources.push((l, files));
             }
-            let mut commits = HashSet::new();
+            let mut tags = Tags::default();
             for (_, files) in &sources {
                 for (i, (name, bytes)) in files.iter().enumerate() {
-                    collect_commits(name, bytes, i + 1 == files.len(), &cfg, &mut commits)?;
+                    collect_commits(name, bytes, i + 1 == files.len(), &cfg, &mut tags)?;
                 }
             }
-            boot(n).commits.lock().unwrap_or_else(|e| e.into_inner()).extend(commits);
+            boot(n).commits.lock().unwrap_or_else(|e| e.into_inner()).extend(tags.commits.iter().copied());
+            if old_n == n {
+                // The files stay this shard's: a later rewrite elsewhere must know what they hold.
+                own_tags = tags;
+            }
             wait_for_all_cores(n);
             let commits = boot(n).commits.lock().unwrap_or_else(|e| e.into_inner()).clone();
             for (l, files) in &sources {
@@ -121,7 +128,40 @@ pub async fn open(core: &Rc<Core>) -> Result<(), String> {
     if let Some((path, len)) = truncate_to {
         truncate_file(&path, len).await?;
     }
-    start_appending(core, &cfg, layout).await
+    start_appending(core, &cfg, layout).await?;
+    if let Some(log) = core.shard.borrow_mut().aof.as_mut() {
+        log.commits = own_tags.commits;
+        log.oldest_tagged = own_tags.oldest_tagged.unwrap_or(u64::MAX);
+    }
+    // Every core now has its layout; files a crash left behind (a rewrite or a layout change
+    // cut short, temporary files) are removed once, by core 0.
+    wait_for_all_cores(n);
+    if core.id == 0 {
+        remove_strays(&dir, &prefix, n).await;
+    }
+    Ok(())
+}
+
+/// Removes every `<prefix>.*` file in `dir` that no current manifest names.
+async fn remove_strays(dir: &Path, prefix: &str, n: usize) {
+    let mut keep: HashSet<String> = HashSet::new();
+    keep.insert(aof::top_manifest_name(prefix));
+    for i in 0..n {
+        let Ok(l) = read_shard_manifest(dir, prefix, n, i).await else { return };
+        keep.insert(l.manifest_name());
+        keep.extend(l.files());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let lead = format!("{prefix}.");
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&lead) && !keep.contains(&name) {
+            crate::log(&format!(
+                "Removing {name}, which no AOF manifest names (left by an interrupted rewrite)"
+            ));
+            let _ = glommio::io::remove(dir.join(&name)).await;
+        }
+    }
 }
 
 /// Opens the newest incremental file and starts the flusher.
@@ -366,12 +406,19 @@ fn stopped(name: &str, stop: Stop, last: bool, cfg: &Config, len: usize) -> Resu
     }
 }
 
+/// What pass one found in a shard's files: the commit records, and the oldest tagged group.
+#[derive(Default)]
+struct Tags {
+    commits: Vec<u64>,
+    oldest_tagged: Option<u64>,
+}
+
 fn collect_commits(
     name: &str,
     bytes: &[u8],
     last: bool,
     cfg: &Config,
-    into: &mut HashSet<u64>,
+    into: &mut Tags,
 ) -> Result<(), String> {
     let mut pos = 0;
     let mut ranges = Vec::new();
@@ -381,7 +428,13 @@ fn collect_commits(
             Ok(Some(())) => {
                 let args = Args { buf: bytes, ranges: &ranges };
                 if args.len() == 2 && args.get(0) == b"TXCOMMIT" {
-                    into.insert(parse_id(name, pos, args.get(1))?);
+                    let id = parse_id(name, pos, args.get(1))?;
+                    into.commits.push(id);
+                    crate::tx::ids_above(id);
+                } else if args.len() >= 3 && args.get(0) == b"TX" {
+                    let id = parse_id(name, pos, args.get(1))?;
+                    into.oldest_tagged = Some(into.oldest_tagged.map_or(id, |o| o.min(id)));
+                    crate::tx::ids_above(id);
                 }
             }
             Err(stop) => return stopped(name, stop, last, cfg, bytes.len()).map(|_| ()),

@@ -62,14 +62,17 @@ pub async fn start(core: &Rc<Core>, aof: &Rc<Aof>) {
     aof.stats.borrow_mut().rewrite_in_progress = true;
     let started = std::time::Instant::now();
     // 1. The moment of the snapshot: records so far belong to the old files, the rest to the new.
-    let (pending, end, base) = {
+    let (pending, end, base, compacted) = {
         let mut shard = core.shard.borrow_mut();
         let now = crate::shard::now_ms();
         let base = serialize(&shard, now);
         let log = shard.aof.as_mut().expect("AOF");
         let pending = std::mem::take(&mut log.buf);
         log.forget_selected();
-        (pending, log.appended, base)
+        log.oldest_tagged_replaced = log.oldest_tagged_replaced.min(log.oldest_tagged);
+        log.oldest_tagged = u64::MAX;
+        let compacted = std::mem::take(&mut log.commits);
+        (pending, log.appended, base, compacted)
     };
     let switched = switch_files(aof, pending, end).await;
     let result = match switched {
@@ -77,7 +80,9 @@ pub async fn start(core: &Rc<Core>, aof: &Rc<Aof>) {
             // The base is written in the background: records keep flowing to the new file.
             let (core, aof) = (core.clone(), aof.clone());
             glommio::spawn_local(async move {
+                let base = with_needed_commits(&core, base, &compacted).await;
                 let result = write_base(&aof, old, base).await;
+                after_base(&core, result.is_ok(), &compacted);
                 finish(&core, &aof, started, result);
             })
             .detach();
@@ -85,7 +90,54 @@ pub async fn start(core: &Rc<Core>, aof: &Rc<Aof>) {
         }
         Err(e) => Err(e),
     };
+    after_base(core, false, &compacted);
     finish(core, aof, started, result);
+}
+
+/// A group's commit record lives only in the file of the core that coordinated it, while its
+/// tagged records live in the files of the shards it wrote. A rewrite must therefore keep the
+/// commit records that some shard's files may still need: those of groups at least as new as
+/// the oldest group tagged in any shard's files (asked after the snapshot, so every group
+/// committed before it had its records appended by then; a shard that has since rewritten
+/// them into its base no longer needs the commit). Group ids only grow, so what is kept stays
+/// a recent tail.
+async fn with_needed_commits(core: &Rc<Core>, mut base: Vec<u8>, compacted: &[u64]) -> Vec<u8> {
+    if compacted.is_empty() {
+        return base;
+    }
+    let me = core.id;
+    let oldest = crate::dispatch::invoke_all(core, move |c| {
+        let shard = c.shard.borrow();
+        shard
+            .aof
+            .as_ref()
+            .map_or(u64::MAX, |l| if c.id == me { l.oldest_tagged } else { l.oldest_tagged_in_files() })
+    })
+    .await
+    .into_iter()
+    .min()
+    .unwrap_or(u64::MAX);
+    let mut kept = Vec::new();
+    for &id in compacted.iter().filter(|&&id| id >= oldest) {
+        push_command(&mut base, &[b"TXCOMMIT", id.to_string().as_bytes()]);
+        kept.push(id);
+    }
+    if let Some(log) = core.shard.borrow_mut().aof.as_mut() {
+        log.commits.extend(kept);
+    }
+    base
+}
+
+/// Once the new base is listed alone, the replaced files' tags are gone; if the rewrite
+/// failed, the old files (and their commit records) are still listed.
+fn after_base(core: &Core, ok: bool, compacted: &[u64]) {
+    let mut shard = core.shard.borrow_mut();
+    let Some(log) = shard.aof.as_mut() else { return };
+    if ok {
+        log.oldest_tagged_replaced = u64::MAX;
+    } else {
+        log.commits.extend_from_slice(compacted);
+    }
 }
 
 fn finish(core: &Core, aof: &Aof, started: std::time::Instant, result: std::io::Result<u64>) {

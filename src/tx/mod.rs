@@ -68,3 +68,9 @@ static NEXT_TX: AtomicU64 = AtomicU64::new(1);
 pub fn next_id() -> TxId {
     NEXT_TX.fetch_add(1, Ordering::Relaxed)
 }
+
+/// Makes every id handed out from now on larger than `seen`. At startup `seen` is the largest
+/// id in the AOF, so no new group shares an id with a group an earlier run left in the files.
+pub fn ids_above(seen: TxId) {
+    NEXT_TX.fetch_max(seen + 1, Ordering::Relaxed);
+}
