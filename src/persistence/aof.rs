@@ -39,7 +39,10 @@
 //! that recreate each key), a new incremental file takes the writes from that moment on, and
 //! the manifest is replaced (write, fsync, rename) first to list old base + old incrs + new
 //! incr, and once the new base is safe to list only the new pair. A crash at any point leaves
-//! a manifest that names a complete history.
+//! a manifest that names a complete history. A group's commit record lives only in the file
+//! of the core that coordinated it, so the new base keeps the commit records of groups at
+//! least as new as the oldest group still tagged in any shard's files (see `rewrite`). Group
+//! ids only grow, also across restarts (recovery starts them above every id in the files).
 
 use crate::dispatch::mesh::Response;
 use crate::server::core::Core;
