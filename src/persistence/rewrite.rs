@@ -166,11 +166,12 @@ async fn switch_files(aof: &Rc<Aof>, pending: Vec<u8>, end: u64) -> std::io::Res
     aof.mark_written(end);
     let old = aof.layout.borrow().clone();
     let seq = next_seq(&old);
-    let (file, pos) = aof::open_for_append(&old.path(&old.incr_name(seq))).await?;
+    let path = old.path(&old.incr_name(seq));
+    let (file, pos) = aof::open_for_append(&path).await?;
     let mut history = old.clone();
     history.incrs.push(seq);
     write_manifest(&history).await?;
-    aof.switch_file(file, pos);
+    aof.switch_file(file, pos, path);
     *aof.layout.borrow_mut() = history;
     Ok(old)
 }
