@@ -37,7 +37,10 @@ pub async fn load_at_startup(core: &Rc<Core>) -> Result<(), String> {
     if core.config.borrow().appendonly {
         return recovery::open(core).await;
     }
-    snapshot::load_at_startup(core).await
+    snapshot::load_at_startup(core).await?;
+    // No core listens before every core has its keys (boot only: nothing is served yet).
+    recovery::wait_for_all_cores(core.shards);
+    Ok(())
 }
 
 /// Before the process exits on purpose (SHUTDOWN, SIGTERM): every core's AOF records are

@@ -45,7 +45,7 @@ fn boot(threads: usize) -> &'static BootSync {
     BOOT.get_or_init(|| BootSync { barrier: Barrier::new(threads), commits: Mutex::new(HashSet::new()) })
 }
 
-fn wait_for_all_cores(threads: usize) {
+pub(crate) fn wait_for_all_cores(threads: usize) {
     boot(threads).barrier.wait();
 }
 
