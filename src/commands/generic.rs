@@ -610,7 +610,12 @@ fn copy(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
         out.int(0);
         return Ok(());
     };
-    let entry = Entry { value, expire_at_ms, access_secs: ctx.clock_secs() };
+    let entry = Entry {
+        value,
+        expire_at_ms,
+        access_secs: ctx.clock_secs(),
+        version: crate::persistence::cow::current_epoch(),
+    };
     let src_db = std::mem::replace(&mut ctx.db, dst_db);
     let copied = put_moved(ctx, dst, entry, opts.replace);
     ctx.db = src_db;
@@ -624,6 +629,7 @@ fn copy(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 pub fn take_for_move(ctx: &mut Ctx, key: &[u8]) -> Option<Entry> {
     ctx.lookup_quiet(key)?;
     ctx.touch_watched(key);
+    crate::persistence::cow::before_write(ctx.shard, ctx.db, key);
     let entry = ctx.db().remove(key);
     crate::persistence::propagate::log_key_state(ctx, key);
     entry
@@ -641,10 +647,13 @@ pub fn peek_for_copy(ctx: &mut Ctx, key: &[u8]) -> Option<(Value, u64)> {
 /// entry's TTL. If `key` exists and `replace` is false, it stores nothing, drops `entry` and
 /// returns false. RENAMENX must therefore find out whether the destination exists before it
 /// takes the source.
-pub fn put_moved(ctx: &mut Ctx, key: &[u8], entry: Entry, replace: bool) -> bool {
+pub fn put_moved(ctx: &mut Ctx, key: &[u8], mut entry: Entry, replace: bool) -> bool {
     if ctx.lookup_quiet(key).is_some() && !replace {
         return false;
     }
+    crate::persistence::cow::before_write(ctx.shard, ctx.db, key);
+    // Arriving during a snapshot walk of this shard, it is not part of that snapshot.
+    entry.version = crate::persistence::cow::current_epoch();
     ctx.db().insert(key, entry);
     ctx.touch_watched(key);
     crate::persistence::propagate::log_key_state(ctx, key);
@@ -654,6 +663,7 @@ pub fn put_moved(ctx: &mut Ctx, key: &[u8], entry: Entry, replace: bool) -> bool
 /// Writes back a key changed by a command that ran on gathered copies (see
 /// `dispatch::coord`): stores its new value and expiry, or deletes it.
 pub fn write_back(ctx: &mut Ctx, key: &[u8], state: Option<(Value, u64)>) {
+    crate::persistence::cow::before_write(ctx.shard, ctx.db, key);
     match state {
         Some((value, expire)) => {
             let mut entry = ctx.new_entry(value);

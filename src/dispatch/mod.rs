@@ -42,6 +42,9 @@ pub fn exec_local(core: &Rc<Core>, cmd_index: usize, db: usize, args: Args, out:
         let mut shard = core.shard.borrow_mut();
         let config = core.config.borrow();
         let mut ctx = Ctx { shard: &mut shard, db, now_ms: core.now_ms.get(), config: &config };
+        if cmd.flags & WRITE != 0 && ctx.shard.cow.is_some() {
+            crate::persistence::cow::before_command(ctx.shard, cmd, db, args);
+        }
         let mark = out.buf.len();
         let result = if cmd.flags & WRITE != 0 && !ctx.shard.watch.is_empty() {
             run_watched(&mut ctx, cmd, f, args, out)

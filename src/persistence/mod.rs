@@ -14,6 +14,7 @@
 //! otherwise `dir/dbfilename` if it exists.
 
 pub mod aof;
+pub mod cow;
 pub mod crc64;
 pub mod lzf;
 pub mod propagate;

@@ -222,6 +222,32 @@ pub fn shard_section(shard: &Shard, compress: bool, now_ms: u64) -> Vec<u8> {
     enc.buf
 }
 
+/// A snapshot walk's output as an RDB section (see `cow`): SELECTDB whenever the database
+/// changes (keys written ahead of the walk can come from any database), then each key.
+pub struct SectionSink {
+    enc: Encoder,
+    db: Option<usize>,
+}
+
+pub fn section_sink(compress: bool) -> Box<dyn super::cow::Sink> {
+    Box::new(SectionSink { enc: Encoder::new(compress), db: None })
+}
+
+impl super::cow::Sink for SectionSink {
+    fn key(&mut self, db: usize, key: &[u8], entry: &Entry) {
+        if self.db != Some(db) {
+            self.enc.buf.push(op::SELECTDB);
+            self.enc.length(db as u64);
+            self.db = Some(db);
+        }
+        self.enc.key_value(key, entry);
+    }
+
+    fn finish(self: Box<Self>) -> Vec<u8> {
+        self.enc.buf
+    }
+}
+
 /// The end of a snapshot: EOF and the CRC-64 of everything before it, EOF included (pass the
 /// CRC of everything before the EOF byte; `None` writes 0, as `rdbchecksum no` does).
 pub fn file_trailer(crc_before_eof: Option<u64>) -> [u8; 9] {
@@ -457,7 +483,8 @@ impl<'a> Loader<'a> {
         }
         let now_secs = (self.now_ms / 1000) as u32;
         let access_secs = idle.map_or(now_secs, |i| now_secs.saturating_sub(i.min(u32::MAX as u64) as u32));
-        db.insert(&key, Entry { value, expire_at_ms: expire_ms.unwrap_or(0) as u64, access_secs });
+        let version = super::cow::current_epoch();
+        db.insert(&key, Entry { value, expire_at_ms: expire_ms.unwrap_or(0) as u64, access_secs, version });
         self.stats.loaded += 1;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! AOF rewrite for one shard (see `aof` for the crash-safety argument): serialize the shard
 //! into a new base, switch records to a new incremental file, and replace the manifest twice.
-//! The serialization is synchronous (the shard pauses for it); writing the files is not.
+//! The base is the shard as of the rewrite's start, serialized by a copy-on-write walk
+//! (`cow`) while the shard keeps serving.
 
 use super::aof::{self, Aof, Layout};
 use super::propagate::emit_entry;
@@ -23,6 +24,27 @@ pub fn serialize(shard: &Shard, now_ms: u64) -> Vec<u8> {
         }
     }
     out
+}
+
+/// A snapshot walk's output as AOF base commands (see `cow`).
+struct BaseSink {
+    out: Vec<u8>,
+    db: Option<usize>,
+}
+
+impl super::cow::Sink for BaseSink {
+    fn key(&mut self, db: usize, key: &[u8], entry: &crate::shard::Entry) {
+        if self.db != Some(db) {
+            push_command(&mut self.out, &[b"SELECT", db.to_string().as_bytes()]);
+            self.db = Some(db);
+        }
+        let out = &mut self.out;
+        emit_entry(&mut |args: &[&[u8]]| push_command(out, args), key, entry);
+    }
+
+    fn finish(self: Box<Self>) -> Vec<u8> {
+        self.out
+    }
 }
 
 fn push_command(out: &mut Vec<u8>, args: &[&[u8]]) {
@@ -62,17 +84,16 @@ pub async fn start(core: &Rc<Core>, aof: &Rc<Aof>) {
     aof.stats.borrow_mut().rewrite_in_progress = true;
     let started = std::time::Instant::now();
     // 1. The moment of the snapshot: records so far belong to the old files, the rest to the new.
-    let (pending, end, base, compacted) = {
+    let epoch = super::cow::start(core, Box::new(BaseSink { out: Vec::new(), db: None }));
+    let (pending, end, compacted) = {
         let mut shard = core.shard.borrow_mut();
-        let now = crate::shard::now_ms();
-        let base = serialize(&shard, now);
         let log = shard.aof.as_mut().expect("AOF");
         let pending = std::mem::take(&mut log.buf);
         log.forget_selected();
         log.oldest_tagged_replaced = log.oldest_tagged_replaced.min(log.oldest_tagged);
         log.oldest_tagged = u64::MAX;
         let compacted = std::mem::take(&mut log.commits);
-        (pending, log.appended, base, compacted)
+        (pending, log.appended, compacted)
     };
     let switched = switch_files(aof, pending, end).await;
     let result = match switched {
@@ -80,6 +101,7 @@ pub async fn start(core: &Rc<Core>, aof: &Rc<Aof>) {
             // The base is written in the background: records keep flowing to the new file.
             let (core, aof) = (core.clone(), aof.clone());
             glommio::spawn_local(async move {
+                let base = super::cow::output(&core, epoch).await;
                 let base = with_needed_commits(&core, base, &compacted).await;
                 let result = write_base(&aof, old, base).await;
                 after_base(&core, result.is_ok(), &compacted);
@@ -90,6 +112,12 @@ pub async fn start(core: &Rc<Core>, aof: &Rc<Aof>) {
         }
         Err(e) => Err(e),
     };
+    // The walk still runs; its output is not wanted.
+    let core2 = core.clone();
+    glommio::spawn_local(async move {
+        super::cow::output(&core2, epoch).await;
+    })
+    .detach();
     after_base(core, false, &compacted);
     finish(core, aof, started, result);
 }

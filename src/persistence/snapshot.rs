@@ -127,7 +127,9 @@ struct Section {
     dirty: u64,
 }
 
-/// Every shard's section, all of one moment (see the module doc).
+/// Every shard's section, all of one moment (see the module doc): inside one transaction
+/// over all shards, each starts a copy-on-write walk (`cow`) and releases its keys at once;
+/// the walks then serialize while the shards serve clients.
 async fn collect_sections(core: &Rc<Core>) -> Vec<Section> {
     let tx = txc::begin(core, &txc::all_shards(core.shards)).await;
     let compress = core.config.borrow().rdbcompression;
@@ -135,15 +137,23 @@ async fn collect_sections(core: &Rc<Core>) -> Vec<Section> {
         .map(|s| {
             let core = core.clone();
             glommio::spawn_local(async move {
-                invoke_on(&core, s, tx, move |c| {
-                    let section = {
-                        let shard = c.shard.borrow();
-                        Section { bytes: rdb::shard_section(&shard, compress, now_ms()), dirty: shard.dirty }
-                    };
+                let (epoch, dirty) = invoke_on(&core, s, tx, move |c| {
+                    let epoch = super::cow::start(c, rdb::section_sink(compress));
+                    let dirty = c.shard.borrow().dirty;
                     c.txq.conclude(tx);
-                    section
+                    (epoch, dirty)
                 })
-                .await
+                .await;
+                loop {
+                    let out = invoke_on(&core, s, 0, move |c| {
+                        super::cow::take_output(&mut c.shard.borrow_mut(), epoch)
+                    })
+                    .await;
+                    if let Some(bytes) = out {
+                        return Section { bytes, dirty };
+                    }
+                    glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+                }
             })
         })
         .collect();

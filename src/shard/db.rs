@@ -10,11 +10,13 @@ pub struct Entry {
     pub value: Value,
     pub expire_at_ms: u64,
     pub access_secs: u32,
+    /// The snapshot epoch this entry is already part of (see `persistence::cow`).
+    pub version: u32,
 }
 
 impl Entry {
     pub fn new(value: Value) -> Entry {
-        Entry { value, expire_at_ms: 0, access_secs: 0 }
+        Entry { value, expire_at_ms: 0, access_secs: 0, version: crate::persistence::cow::current_epoch() }
     }
 
     /// Redis keeps a key alive through the millisecond of its expiry time.

@@ -37,6 +37,9 @@ pub struct Shard {
     pub aof: Option<crate::persistence::aof::Log>,
     /// Keys expiry removed, for the AOF to log as DEL (shared with every `Db`; None when off).
     pub expired_sink: Option<db::ExpiredSink>,
+    /// A snapshot walk in progress, and the output of finished ones by epoch (`persistence::cow`).
+    pub cow: Option<crate::persistence::cow::Walk>,
+    pub cow_done: Vec<(u32, Vec<u8>)>,
 }
 
 impl Shard {
@@ -53,6 +56,8 @@ impl Shard {
             dirty: 0,
             aof: None,
             expired_sink: None,
+            cow: None,
+            cow_done: Vec::new(),
         }
     }
 
@@ -162,7 +167,12 @@ impl Ctx<'_> {
     }
 
     pub fn new_entry(&self, value: Value) -> Entry {
-        Entry { value, expire_at_ms: 0, access_secs: self.clock_secs() }
+        Entry {
+            value,
+            expire_at_ms: 0,
+            access_secs: self.clock_secs(),
+            version: crate::persistence::cow::current_epoch(),
+        }
     }
 }
 
