@@ -20,9 +20,12 @@ use std::rc::Rc;
 
 /// Runs `f` with a `Ctx` on this core's shard for database `db`.
 pub fn with_ctx<R>(core: &Core, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
+    // The command clock, as for every other command on this core (a fresh wall-clock read
+    // could be a millisecond behind it and see a key alive that KEYS just saw expired).
+    core.tick();
     let mut shard = core.shard.borrow_mut();
     let config = core.config.borrow();
-    let mut ctx = Ctx { shard: &mut shard, db, now_ms: now_ms(), config: &config };
+    let mut ctx = Ctx { shard: &mut shard, db, now_ms: core.now_ms.get(), config: &config };
     f(&mut ctx)
 }
 
