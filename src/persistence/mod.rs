@@ -9,6 +9,8 @@
 //!   payloads, and loading a real Redis dump.rdb.
 //! * `snapshot`: taking snapshots (SAVE, BGSAVE, save points, SHUTDOWN and SIGTERM, DEBUG
 //!   RELOAD) and loading `dir/dbfilename` at startup.
+//! * `cow`: the copy-on-write walk that serializes a shard as of one moment while it keeps
+//!   serving (behind snapshots and AOF rewrites).
 //!
 //! Startup loads data before a core accepts connections: the AOF when `appendonly yes`,
 //! otherwise `dir/dbfilename` if it exists.
