@@ -540,11 +540,14 @@ pub async fn flusher(core: Rc<Core>, aof: Rc<Aof>) {
 /// With `always`, the writers just answered send their next writes within a round trip. If
 /// the next write started at once they would miss it and wait a whole extra cycle: the
 /// clients would split into two alternating half-size groups. So the next group waits until
-/// as many writers as were just released wait again, or at most as long as the last write took.
+/// most of the writers just released wait again, or at most as long as the last write took.
 async fn gather_next_group(aof: &Aof, released: usize, last_write: Duration) {
     let start = std::time::Instant::now();
     let limit = last_write.min(Duration::from_millis(2));
-    while aof.waiters.borrow().len() < released && start.elapsed() < limit {
+    // Nine in ten: waiting for the last stragglers costs more than they add (measured: 90%
+    // beat 100% in each of 3 alternating runs, ~7%).
+    let want = (released * 9).div_ceil(10);
+    while aof.waiters.borrow().len() < want && start.elapsed() < limit {
         glommio::timer::sleep(Duration::from_micros(20)).await;
     }
 }
