@@ -537,9 +537,160 @@ fn msetnx_all_or_nothing(t: &dyn Target) {
     assert_eq!(v.as_deref(), Some("a"));
 }
 
+/// What one reply of a pipeline must be.
+enum Check {
+    Any,
+    /// MGET of a pair: both the same (both nil, or one MSET's value).
+    Pair,
+    /// DEL of a pair: 0 or 2.
+    Del,
+    /// GET of this connection's own key: the value its last command wrote.
+    Get(String),
+    /// MGET of the own pair after MSET own1 m own2 m; SET own2 v: [m, v].
+    Own(String),
+}
+
+/// Pipelines mixing single-key commands with multi-key ones across shards (which join the
+/// pipeline as split transactions with 2 threads): under 4 pipelining writers and 2 pipelining
+/// readers, no MSET pair is ever seen torn, DEL removes pairs whole, every INCR counts, and
+/// each connection sees its own commands applied in its order, key by key.
+fn pipelined_multi_key_mix(t: &dyn Target) {
+    const PAIRS: u64 = 64;
+    const ROUNDS: usize = 300;
+    let pair = |i: u64| (format!("pa{i}"), format!("{i}:pb"));
+    std::thread::scope(|s| {
+        let mut writers = Vec::new();
+        for w in 0..4u64 {
+            let mut con = t.client();
+            writers.push(s.spawn(move || {
+                let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ (w + 1);
+                let mut next = move || {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed
+                };
+                let (own1, own2) = (format!("own1-{w}"), format!("{w}:own2"));
+                let mut incrs = 0i64;
+                for round in 0..ROUNDS {
+                    let mut p = redis::pipe();
+                    let mut checks = Vec::new();
+                    for j in 0..16 {
+                        let (a, b) = pair(next() % PAIRS);
+                        let v = format!("w{w}-{round}-{j}");
+                        match next() % 6 {
+                            0 => {
+                                p.cmd("MSET").arg(&a).arg(&v).arg(&b).arg(&v);
+                                checks.push(Check::Any);
+                            }
+                            1 => {
+                                p.cmd("MGET").arg(&a).arg(&b);
+                                checks.push(Check::Pair);
+                            }
+                            2 => {
+                                p.cmd("DEL").arg(&a).arg(&b);
+                                checks.push(Check::Del);
+                            }
+                            3 => {
+                                p.cmd("INCR").arg(format!("cnt{w}"));
+                                incrs += 1;
+                                checks.push(Check::Any);
+                            }
+                            4 => {
+                                p.cmd("SET").arg(&own1).arg("x");
+                                p.cmd("MSET").arg(&own1).arg(&v).arg(&own2).arg(&v);
+                                p.cmd("GET").arg(&own1);
+                                checks.extend([Check::Any, Check::Any, Check::Get(v)]);
+                            }
+                            _ => {
+                                p.cmd("MSET").arg(&own1).arg("m").arg(&own2).arg("m");
+                                p.cmd("SET").arg(&own2).arg(&v);
+                                p.cmd("MGET").arg(&own1).arg(&own2);
+                                checks.extend([Check::Any, Check::Any, Check::Own(v)]);
+                            }
+                        }
+                    }
+                    let replies: Vec<redis::Value> = p.query(&mut con).expect("pipeline");
+                    assert_eq!(replies.len(), checks.len());
+                    for (reply, check) in replies.iter().zip(&checks) {
+                        match check {
+                            Check::Any => {}
+                            Check::Pair => {
+                                let vals: Vec<Option<String>> =
+                                    redis::from_redis_value(reply.clone()).unwrap();
+                                assert_eq!(vals[0], vals[1], "torn pair in a pipeline: {vals:?}");
+                            }
+                            Check::Del => {
+                                let n: i64 = redis::from_redis_value(reply.clone()).unwrap();
+                                assert!(n == 0 || n == 2, "DEL removed {n} of a pair");
+                            }
+                            Check::Get(v) => {
+                                let got: String = redis::from_redis_value(reply.clone()).unwrap();
+                                assert_eq!(&got, v, "GET after a split MSET saw an older value");
+                            }
+                            Check::Own(v) => {
+                                let got: Vec<String> = redis::from_redis_value(reply.clone()).unwrap();
+                                assert_eq!(
+                                    got,
+                                    vec!["m".to_string(), v.clone()],
+                                    "SET after MSET out of order"
+                                );
+                            }
+                        }
+                    }
+                }
+                incrs
+            }));
+        }
+        let mut readers = Vec::new();
+        for _ in 0..2 {
+            let mut con = t.client();
+            readers.push(s.spawn(move || {
+                for _ in 0..ROUNDS {
+                    let mut p = redis::pipe();
+                    for i in (0..PAIRS).step_by(4) {
+                        let (a, b) = pair(i);
+                        p.cmd("MGET").arg(&a).arg(&b);
+                    }
+                    let replies: Vec<Vec<Option<String>>> = p.query(&mut con).expect("pipeline");
+                    for vals in replies {
+                        assert_eq!(vals[0], vals[1], "reader saw a torn pair: {vals:?}");
+                    }
+                }
+            }));
+        }
+        let incrs: Vec<i64> = writers.into_iter().map(|h| h.join().expect("writer")).collect();
+        for r in readers {
+            r.join().expect("reader");
+        }
+        let mut con = t.client();
+        for (w, n) in incrs.into_iter().enumerate() {
+            let got: i64 = q(&mut con, cmd("GET").arg(format!("cnt{w}")));
+            assert_eq!(got, n, "INCRs lost in pipelines");
+        }
+    });
+}
+
 // ---------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------
+
+fn info_stat(t: &dyn Target, field: &str) -> u64 {
+    let info: String = q(&mut t.client(), cmd("INFO").arg("stats"));
+    let line = info.lines().find(|l| l.starts_with(&format!("{field}:"))).expect("stat in INFO");
+    line[field.len() + 1..].trim().parse().expect("a number")
+}
+
+/// With 2 threads the mix above runs its two-shard multi-key commands as split transactions
+/// inside the pipeline (INFO counts the parts run), not only through the coordinator.
+#[test]
+fn pipelined_mix_uses_split_transactions() {
+    let s = Server::start(2, &[]);
+    pipelined_multi_key_mix(&s);
+    let (parts, stops) = (info_stat(&s, "tx_split_parts"), info_stat(&s, "tx_split_stops"));
+    eprintln!("split parts run: {parts}, batches stopped: {stops}");
+    assert!(parts > 1000, "only {parts} split parts ran");
+}
 
 for_threads!(
     mset_mget_50,
@@ -550,4 +701,5 @@ for_threads!(
     torn_write_mset_mget,
     mset_del_msetnx_atomicity,
     msetnx_all_or_nothing,
+    pipelined_multi_key_mix,
 );

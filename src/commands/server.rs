@@ -539,6 +539,8 @@ struct CoreSnapshot {
     /// Transaction scheduling attempts taken and refused on this shard.
     tx_scheduled: u64,
     tx_refused: u64,
+    tx_split_parts: u64,
+    tx_split_stops: u64,
     aof: Option<crate::persistence::aof::AofStats>,
 }
 
@@ -555,6 +557,8 @@ async fn info(core: &Rc<Core>, args: Args<'_>, out: &mut Out) -> CmdResult {
             dirty: shard.dirty,
             tx_scheduled: c.txq.scheduled.get(),
             tx_refused: c.txq.refused.get(),
+            tx_split_parts: c.txq.split_parts_run.get(),
+            tx_split_stops: c.txq.split_batches_stopped.get(),
             aof: c.aof.get().map(|a| a.stats.borrow().clone()),
         }
     })
@@ -665,7 +669,7 @@ fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String
     }
     if show("stats") {
         sections.push(format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands_processed}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntx_scheduled:{}\r\ntx_refused:{}\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands_processed}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntx_scheduled:{}\r\ntx_refused:{}\r\ntx_split_parts:{}\r\ntx_split_stops:{}\r\n",
             total.connections_received,
             total.net_input_bytes,
             total.net_output_bytes,
@@ -676,6 +680,8 @@ fn render_info(core: &Core, snaps: &[CoreSnapshot], wanted: &[String]) -> String
             total.total_error_replies,
             snaps.iter().map(|s| s.tx_scheduled).sum::<u64>(),
             snaps.iter().map(|s| s.tx_refused).sum::<u64>(),
+            snaps.iter().map(|s| s.tx_split_parts).sum::<u64>(),
+            snaps.iter().map(|s| s.tx_split_stops).sum::<u64>(),
         ));
     }
     if show("replication") {

@@ -6,6 +6,7 @@
 //! which case it neither begins nor concludes one.
 
 use super::mesh::{ReqBody, RespBody};
+use super::pipeline::{Pipeline, Split};
 use super::{exec_local, invoke_on, merge, slot::key_shard};
 use crate::commands::{self, Args, Exec, OwnedArgs, Special, table};
 use crate::error::CmdError;
@@ -118,6 +119,46 @@ pub fn group_keys(core: &Core, cmd_index: usize, args: Args) -> BTreeMap<usize, 
     groups
 }
 
+/// Queues a multi-key command whose keys live on this shard and exactly one other in the
+/// pipeline as a split transaction (see `pipeline`), scheduled here at once. False when it
+/// does not qualify: it then runs through `run` once the pipeline is flushed. Logged writes do
+/// not qualify (their commit record must be safe before they conclude).
+pub fn split_into_pipeline(
+    core: &Rc<Core>,
+    client: &Client,
+    cmd_index: usize,
+    args: Args,
+    pipe: &mut Pipeline,
+) -> bool {
+    let Exec::Multi(_, how) = table()[cmd_index].exec else { return false };
+    if core.aof.get().is_some() {
+        return false;
+    }
+    let groups = group_keys(core, cmd_index, args);
+    let Some(other) = groups.keys().copied().find(|&s| s != core.id) else { return false };
+    if groups.len() != 2 || !groups.contains_key(&core.id) {
+        return false;
+    }
+    let mut fp = split_footprint(cmd_index, client.db, args, &groups);
+    let local_keys = fp.remove(&core.id).map(|l| l.keys).unwrap_or_default();
+    let remote_keys = fp.remove(&other).map(|l| l.keys).unwrap_or_default();
+    let tx = super::schedule_here(core, local_keys, false);
+    let remote = sub_command(cmd_index, args, &groups[&other]);
+    let split = Split {
+        shard: other,
+        tx,
+        cmd: cmd_index,
+        local: sub_command(cmd_index, args, &groups[&core.id]),
+        full: OwnedArgs::from_slices(args.iter()),
+        positions: groups.into_values().collect(),
+        how,
+        index: 0,
+        local_reply: None,
+    };
+    pipe.push_split(client.db, client.resp3, &remote, remote_keys, split);
+    true
+}
+
 /// Runs a whole command on one shard, outside any transaction.
 pub async fn run_on_shard(
     core: &Rc<Core>,
@@ -135,7 +176,7 @@ pub async fn run_on_shard(
     out.raw(&reply);
 }
 
-async fn call_batch(
+pub async fn call_batch(
     core: &Rc<Core>,
     shard: usize,
     tx: TxId,

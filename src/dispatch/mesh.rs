@@ -41,6 +41,19 @@ pub struct Batch {
     pub conclude: bool,
     /// Without a transaction: run all commands as one isolated step (EXEC on one shard).
     pub atomic: bool,
+    /// Parts of split transactions among the commands (see `pipeline`): a batch with any runs
+    /// only as far as it can without waiting, and answers `Stopped` where it cannot go on.
+    pub parts: Vec<TxPart>,
+}
+
+/// A command of a batch that is one shard's part of a transaction split over two shards, the
+/// other being the sender's: it is scheduled here when the batch reaches it, and runs (and
+/// concludes here) only if it may run at once.
+pub struct TxPart {
+    /// The command's index in the batch.
+    pub at: u32,
+    pub tx: TxId,
+    pub keys: Vec<crate::tx::queue::LockKey>,
 }
 
 impl Batch {
@@ -52,6 +65,7 @@ impl Batch {
             cmds: Vec::new(),
             conclude: false,
             atomic: false,
+            parts: Vec::new(),
         }
     }
 
@@ -65,6 +79,16 @@ impl Batch {
 
     pub fn is_empty(&self) -> bool {
         self.cmds.is_empty()
+    }
+
+    /// Command `i`: its table index and arguments.
+    pub fn command(&self, i: usize) -> (usize, crate::commands::Args<'_>) {
+        let at: usize = self.cmds[..i].iter().map(|&(_, argc)| argc as usize).sum();
+        let (cmd, argc) = self.cmds[i];
+        (
+            cmd as usize,
+            crate::commands::Args { buf: &self.args.buf, ranges: &self.args.ranges[at..at + argc as usize] },
+        )
     }
 }
 
@@ -98,6 +122,13 @@ pub enum RespBody {
     Replies {
         out: Vec<u8>,
         ends: Vec<u32>,
+    },
+    /// A batch with transaction parts that ran its first `ends.len()` commands only: the next
+    /// one would have had to wait. The batch comes back for the sender to run the rest.
+    Stopped {
+        out: Vec<u8>,
+        ends: Vec<u32>,
+        batch: Batch,
     },
     Scheduled(bool),
     Value(Box<dyn Any + Send>),

@@ -340,11 +340,74 @@ fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<(RespBody, 
     Some((RespBody::Replies { out: out.buf, ends }, wrote))
 }
 
+/// Runs a batch carrying transaction parts (see `pipeline`) as far as it can go without
+/// waiting: a plain command must be admitted, a part must be taken by the queue and runnable
+/// at once (it then concludes here with its run). Where one cannot, the batch stops, the part
+/// is unscheduled, and the sender runs the rest. Never waiting is what keeps the sender's
+/// transactions, scheduled on its own shard before this batch was sent, from waiting on
+/// anything behind them (see `tx`: transactions wait only for smaller ids).
+fn run_batch_eager(core: &Rc<Core>, mut batch: Batch) -> RespBody {
+    core.tick();
+    let db = batch.db as usize;
+    let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
+    let mut ends = Vec::with_capacity(batch.cmds.len());
+    let mut parts = std::mem::take(&mut batch.parts).into_iter().peekable();
+    let mut at = 0;
+    for i in 0..batch.cmds.len() {
+        let (cmd, args) = batch_command(&batch, at, i);
+        let part = parts.next_if(|p| p.at as usize == i);
+        let ran = match part {
+            Some(part) => run_part_now(core, part, cmd, db, args, &mut out),
+            None if admitted(core, cmd, db, args) => {
+                exec_local(core, cmd, db, args, &mut out);
+                true
+            }
+            None => false,
+        };
+        if !ran {
+            bump(&core.txq.split_batches_stopped);
+            return RespBody::Stopped { out: out.buf, ends, batch };
+        }
+        ends.push(out.buf.len() as u32);
+        at += args.len();
+    }
+    RespBody::Replies { out: out.buf, ends }
+}
+
+/// Schedules a transaction part and runs it if it may run at once; otherwise leaves it
+/// unscheduled and says so.
+fn run_part_now(
+    core: &Rc<Core>,
+    part: mesh::TxPart,
+    cmd: usize,
+    db: usize,
+    args: Args,
+    out: &mut Out,
+) -> bool {
+    if !core.txq.schedule(part.tx, part.keys, false) {
+        return false;
+    }
+    let runnable = core.txq.runnable(part.tx);
+    if runnable {
+        exec_local(core, cmd, db, args, out);
+        bump(&core.txq.split_parts_run);
+    }
+    core.txq.conclude(part.tx);
+    runnable
+}
+
+fn bump(counter: &std::cell::Cell<u64>) {
+    counter.set(counter.get() + 1);
+}
+
 /// Serves one request from core `from`. Never waits: work that must wait for its turn gets a
 /// task of its own.
 pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
     let Request { id, tx, body } = req;
     match body {
+        ReqBody::Batch(batch) if !batch.parts.is_empty() => {
+            core.mesh.reply(from, Response { id, body: run_batch_eager(core, batch) });
+        }
         ReqBody::Batch(batch) => {
             if let Some((body, wrote)) = run_batch_now(core, tx, &batch) {
                 reply_logged(core, from, Response { id, body }, wrote);

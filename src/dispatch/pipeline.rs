@@ -2,16 +2,70 @@
 //! gathered into one batch per shard; local commands run at once. Replies are put back in
 //! request order when the group is flushed (before any command that needs the connection's
 //! state or several shards, and when the input is exhausted).
+//!
+//! A multi-key command whose keys live on this shard and one other (MSET, MGET, DEL... with
+//! two shards, the common cross-shard case) joins the pipeline too, as a *split* transaction,
+//! instead of stopping it for the two round trips of a scheduled transaction (`coord`): it is
+//! scheduled here at once, its other part travels in that shard's batch as a `TxPart`, which
+//! the other shard schedules and runs only if it may run at once, and this shard's part runs
+//! when the batch's replies are back. That is the protocol of `tx` with the last shard
+//! scheduling and running in one step: no hop runs before the transaction is scheduled on both
+//! shards. A batch with parts never waits on the other shard (it stops and hands the rest
+//! back, see `dispatch::run_batch_eager`), so this shard's scheduled part never waits on
+//! anything queued behind it; what was handed back runs here the slow way, in order.
 
-use super::mesh::{Batch, ReplyFuture, ReqBody, RespBody};
-use crate::commands::Args;
+use super::mesh::{Batch, ReplyFuture, ReqBody, RespBody, TxPart};
+use super::{coord, exec_local, merge};
+use crate::commands::{Args, Merge, OwnedArgs};
 use crate::resp::Out;
+use crate::server::client::Client;
 use crate::server::core::Core;
+use crate::tx::TxId;
+use crate::tx::queue::LockKey;
 use std::rc::Rc;
 
 enum Piece {
     Local { start: u32, end: u32 },
     Remote { shard: u16, index: u32 },
+    Split(Box<Split>),
+}
+
+/// A multi-key command split between this shard and `shard` as transaction `tx`.
+pub struct Split {
+    pub shard: usize,
+    pub tx: TxId,
+    pub cmd: usize,
+    /// This shard's part of the command.
+    pub local: OwnedArgs,
+    /// The whole command, to run as a scheduled transaction if the other shard handed it back.
+    pub full: OwnedArgs,
+    /// For merging the two replies: each part's key positions, in shard order.
+    pub positions: Vec<Vec<usize>>,
+    pub how: Merge,
+    /// The other part's index in its batch (set by `push_split`).
+    pub index: u32,
+    /// This shard's reply, once its half has run.
+    pub local_reply: Option<Vec<u8>>,
+}
+
+/// A shard's answer to the batch it was sent.
+#[derive(Default)]
+struct Answer {
+    out: Vec<u8>,
+    ends: Vec<u32>,
+    /// The batch, when the shard stopped before its end (`RespBody::Stopped`).
+    handed_back: Option<Batch>,
+}
+
+impl Answer {
+    fn ran(&self, index: u32) -> bool {
+        (index as usize) < self.ends.len()
+    }
+
+    fn reply(&self, index: u32) -> &[u8] {
+        let start = if index == 0 { 0 } else { self.ends[index as usize - 1] as usize };
+        &self.out[start..self.ends[index as usize] as usize]
+    }
 }
 
 pub struct Pipeline {
@@ -20,7 +74,9 @@ pub struct Pipeline {
     /// Replies of local commands that come after a remote one in the group.
     scratch: Out,
     waits: Vec<(usize, ReplyFuture)>,
-    replies: Vec<(Vec<u8>, Vec<u32>)>,
+    replies: Vec<Answer>,
+    /// Per shard: its batch carries transaction parts.
+    split_shards: Vec<bool>,
 }
 
 impl Pipeline {
@@ -30,7 +86,8 @@ impl Pipeline {
             pieces: Vec::new(),
             scratch: Out::new(false),
             waits: Vec::new(),
-            replies: (0..shards).map(|_| (Vec::new(), Vec::new())).collect(),
+            replies: (0..shards).map(|_| Answer::default()).collect(),
+            split_shards: vec![false; shards],
         }
     }
 
@@ -44,6 +101,24 @@ impl Pipeline {
         let index = batch.cmds.len() as u32;
         batch.push(cmd, args.iter());
         self.pieces.push(Piece::Remote { shard: shard as u16, index });
+    }
+
+    /// Queues a split transaction (see the module doc); `remote` is the other shard's part,
+    /// `split.tx` is already scheduled on this shard with this part's keys.
+    pub fn push_split(
+        &mut self,
+        db: usize,
+        resp3: bool,
+        remote: &OwnedArgs,
+        keys: Vec<LockKey>,
+        mut split: Split,
+    ) {
+        let batch = self.batches[split.shard].get_or_insert_with(|| Batch::new(db, resp3));
+        split.index = batch.cmds.len() as u32;
+        batch.push(split.cmd, remote.args().iter());
+        batch.parts.push(TxPart { at: split.index, tx: split.tx, keys });
+        self.split_shards[split.shard] = true;
+        self.pieces.push(Piece::Split(Box::new(split)));
     }
 
     /// Runs `f` to produce a local reply, in its place in the reply order.
@@ -61,7 +136,7 @@ impl Pipeline {
 
     /// Sends every gathered batch, waits for all replies, and writes the group's replies to
     /// `out` in request order.
-    pub async fn flush(&mut self, core: &Rc<Core>, out: &mut Out) {
+    pub async fn flush(&mut self, core: &Rc<Core>, client: &Client, out: &mut Out) {
         if self.pieces.is_empty() {
             return;
         }
@@ -71,23 +146,81 @@ impl Pipeline {
                 self.waits.push((shard, wait));
             }
         }
-        for (shard, wait) in self.waits.drain(..) {
-            if let RespBody::Replies { out, ends } = wait.await {
-                self.replies[shard] = (out, ends);
+        // Batches with transaction parts answer without waiting. Once they are back, the
+        // parts' local halves run, in request order (which is their id order, so each waits
+        // only for smaller ids), before anything else is awaited: a plain batch on a third
+        // shard may wait for a transaction that waits for them here.
+        let splits = &self.split_shards;
+        self.waits.sort_unstable_by_key(|(shard, _)| !splits[*shard]);
+        let eager = self.split_shards.iter().filter(|&&s| s).count();
+        for (i, (shard, wait)) in self.waits.drain(..).enumerate() {
+            self.replies[shard] = answer_of(wait.await);
+            if i + 1 == eager {
+                for piece in &mut self.pieces {
+                    if let Piece::Split(split) = piece {
+                        run_local_half(core, client, split, &self.replies[split.shard]).await;
+                    }
+                }
             }
         }
+        self.split_shards.fill(false);
         for piece in self.pieces.drain(..) {
             match piece {
                 Piece::Local { start, end } => {
                     out.raw(&self.scratch.buf[start as usize..end as usize]);
                 }
                 Piece::Remote { shard, index } => {
-                    let (buf, ends) = &self.replies[shard as usize];
-                    let start = if index == 0 { 0 } else { ends[index as usize - 1] as usize };
-                    out.raw(&buf[start..ends[index as usize] as usize]);
+                    let answer = &self.replies[shard as usize];
+                    if answer.ran(index) {
+                        out.raw(answer.reply(index));
+                    } else {
+                        let batch = answer.handed_back.as_ref().expect("a stopped batch comes back");
+                        let (cmd, args) = batch.command(index as usize);
+                        let reply =
+                            coord::call_batch(core, shard as usize, 0, client.db, client.resp3, cmd, args)
+                                .await;
+                        out.raw(&reply);
+                    }
                 }
+                Piece::Split(mut split) => match split.local_reply.take() {
+                    Some(local) => {
+                        let remote = self.replies[split.shard].reply(split.index).to_vec();
+                        let replies = if core.id < split.shard { [local, remote] } else { [remote, local] };
+                        merge::merge(split.how, &replies, &split.positions, out);
+                    }
+                    None => {
+                        // Handed back: run it the slow way, as a transaction of its own.
+                        let args = split.full.args();
+                        let groups = coord::group_keys(core, split.cmd, args);
+                        coord::run_split(core, client, split.cmd, args, groups, split.how, None, out).await;
+                    }
+                },
             }
         }
         self.scratch.buf.clear();
     }
+}
+
+fn answer_of(body: RespBody) -> Answer {
+    match body {
+        RespBody::Replies { out, ends } => Answer { out, ends, handed_back: None },
+        RespBody::Stopped { out, ends, batch } => Answer { out, ends, handed_back: Some(batch) },
+        _ => unreachable!("a batch answered with a non-reply"),
+    }
+}
+
+/// Once the other shard has answered: runs this shard's half of a split transaction whose
+/// other half ran there, or unschedules it here when it was handed back. Either way the
+/// transaction holds nothing here afterwards.
+async fn run_local_half(core: &Rc<Core>, client: &Client, split: &mut Split, answer: &Answer) {
+    if !answer.ran(split.index) {
+        core.txq.conclude(split.tx);
+        return;
+    }
+    core.txq.until_runnable(split.tx).await;
+    core.tick();
+    let mut local = Out::new(client.resp3);
+    exec_local(core, split.cmd, client.db, split.local.args(), &mut local);
+    core.txq.conclude(split.tx);
+    split.local_reply = Some(local.buf);
 }

@@ -150,7 +150,7 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
                     // CLIENT REPLY OFF/SKIP: run the command with nothing pending, then drop its reply.
                     let quiet = client.reply_off || client.skip_next_reply;
                     if quiet {
-                        pipe.flush(core, &mut out).await;
+                        pipe.flush(core, client, &mut out).await;
                     }
                     let mark = out.len();
                     let skip = quiet && std::mem::take(&mut client.skip_next_reply);
@@ -164,12 +164,12 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
                     };
                     pos += consumed;
                     if let Step::Defer(cmd, args) = step {
-                        pipe.flush(core, &mut out).await;
+                        pipe.flush(core, client, &mut out).await;
                         coord::run(core, client, cmd, &args, &mut out).await;
                         parser.max_bulk_bytes = core.config.borrow().proto_max_bulk_len as i64;
                     }
                     if quiet {
-                        pipe.flush(core, &mut out).await;
+                        pipe.flush(core, client, &mut out).await;
                         if skip || client.reply_off {
                             out.buf.truncate(mark);
                         }
@@ -198,7 +198,7 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
                     break;
                 }
                 Parsed::Error(e) => {
-                    pipe.flush(core, &mut out).await;
+                    pipe.flush(core, client, &mut out).await;
                     let text = format!("ERR Protocol error: {}", e.message());
                     core.count_error(&text);
                     out.error(&text);
@@ -207,7 +207,7 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
                 }
             }
         }
-        pipe.flush(core, &mut out).await;
+        pipe.flush(core, client, &mut out).await;
         if pos == filled {
             pos = 0;
             filled = 0;
@@ -336,6 +336,7 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
                     pipe.push_remote(shard, client.db, client.resp3, cmd_index, args);
                     Step::Done
                 }
+                None if coord::split_into_pipeline(core, client, cmd_index, args, pipe) => Step::Done,
                 None => defer(),
             }
         }

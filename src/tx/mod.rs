@@ -51,6 +51,27 @@
 //! retry takes a fresh id larger than every id handed out before, and an id larger than every
 //! queued one is never refused.
 
+//!
+//! # Split transactions: one message instead of two round trips
+//! A multi-key command of a pipeline whose keys live on the connection's shard L and exactly
+//! one other shard R (`dispatch::pipeline`) runs the same protocol with the two scheduling
+//! steps ordered instead of concurrent: it is scheduled on L at once (a fresh id, never
+//! refused), and its part travels to R inside the batch the pipeline sends R anyway. R
+//! schedules it when the batch reaches it and runs it (concluding it there) only if it is
+//! runnable at that moment; otherwise R unschedules it, which is a refusal. When the part runs
+//! on R the transaction is scheduled on both shards, so "no hop runs before the transaction is
+//! scheduled everywhere" still holds and the proof above applies unchanged; L's half runs
+//! when R's answer is back. A refused part has run nowhere: L unschedules it and the command
+//! runs as an ordinary transaction, in its place in the connection's order.
+//!
+//! Deadlock freedom needs two more rules, because L's half is scheduled before the batch is
+//! even sent: (1) a batch carrying parts never waits on R: at the first command that cannot
+//! run at once it stops and is handed back, and the sender runs the rest itself, in order;
+//! (2) the sender runs its L halves as soon as the batches carrying parts are back, in request
+//! order (which is id order), before it awaits any other shard's batch, which may be waiting
+//! for a transaction that waits for one of these halves. So an L half waits only for smaller
+//! ids, as every hop does.
+
 pub mod blocking;
 pub mod coordinator;
 pub mod multi;

@@ -122,6 +122,10 @@ pub struct TxQueue {
     /// Scheduling attempts taken and refused here (INFO stats).
     pub scheduled: Cell<u64>,
     pub refused: Cell<u64>,
+    /// Parts of split transactions (see `dispatch::pipeline`) run here at once, and batches
+    /// carrying them that stopped and were handed back (INFO stats).
+    pub split_parts_run: Cell<u64>,
+    pub split_batches_stopped: Cell<u64>,
 }
 
 impl TxQueue {
