@@ -188,11 +188,19 @@ fn record(args: &[&str]) -> Vec<u8> {
     encode_command(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>())
 }
 
+/// A file's records: its bytes up to the last non-zero one (with `always` the server keeps the
+/// file zeroed ahead of its records).
+fn read_records(path: &Path) -> Vec<u8> {
+    let mut bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes.truncate(bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1));
+    bytes
+}
+
+/// Appends records after a file's last record, as the server would have written them.
 fn append_to(path: &Path, bytes: &[u8]) {
-    use std::io::Write;
-    let mut f =
-        fs::OpenOptions::new().append(true).open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    f.write_all(bytes).unwrap();
+    let mut all = read_records(path);
+    all.extend_from_slice(bytes);
+    fs::write(path, all).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 /// The newest incremental file of shard `shard` of `shards`.
@@ -1397,7 +1405,7 @@ fn crashed_dir(dir: &Path) -> (Vec<(String, String)>, String, String) {
     run(&mut c, &format!("SET {last} final"), "+OK\r\n");
     s.kill9();
     let incr = last_incr(dir, 2, 0);
-    let recs = parse_records(&fs::read(&incr).unwrap());
+    let recs = parse_records(&read_records(&incr));
     let (.., args) = recs.last().unwrap();
     assert_eq!(
         args,
@@ -1418,17 +1426,21 @@ fn assert_has(c: &mut RawConn, kv: &[(String, String)]) {
 fn a_truncated_last_record_is_dropped_and_the_rest_loaded() {
     let pristine = DataDir::new("aof-trunc-src");
     let (kv, last, incr_name) = crashed_dir(pristine.path());
-    let incr_bytes = fs::read(aof_dir(pristine.path()).join(&incr_name)).unwrap();
+    let incr_bytes = read_records(&aof_dir(pristine.path()).join(&incr_name));
     let (start, end) = parse_records(&incr_bytes).last().map(|r| (r.0, r.1)).unwrap();
     let len = end - start;
     // Cut inside the last record: right after '*', inside the count line, after it, in the
-    // middle, and all but its final '\n'.
-    for keep in [1, 2, 4, len / 2, len - 1] {
-        let case = format!("keeping {keep} of the last record's {len} bytes");
+    // middle, and all but its final '\n'; every other case followed by the zeros an `always`
+    // server writes ahead of its records.
+    for (i, keep) in [1, 2, 4, len / 2, len - 1].into_iter().enumerate() {
+        let zeros = if i % 2 == 1 { 8192 } else { 0 };
+        let case = format!("keeping {keep} of the last record's {len} bytes, then {zeros} zeros");
         let dir = DataDir::new("aof-trunc");
         copy_dir(&aof_dir(pristine.path()), &aof_dir(dir.path()));
         let incr = aof_dir(dir.path()).join(&incr_name);
-        fs::write(&incr, &incr_bytes[..start + keep]).unwrap();
+        let mut torn = incr_bytes[..start + keep].to_vec();
+        torn.extend(vec![0u8; zeros]);
+        fs::write(&incr, &torn).unwrap();
 
         let (code, out) = check_aof(&aof_dir(dir.path()));
         assert_eq!(code, 1, "{case}: shardis-check-aof should find the truncation:\n{out}");
@@ -1491,7 +1503,7 @@ fn a_truncated_last_record_is_dropped_and_the_rest_loaded() {
 fn a_corrupt_file_stops_the_server() {
     let pristine = DataDir::new("aof-corrupt-src");
     let (_, _, incr_name) = crashed_dir(pristine.path());
-    let incr_bytes = fs::read(aof_dir(pristine.path()).join(&incr_name)).unwrap();
+    let incr_bytes = read_records(&aof_dir(pristine.path()).join(&incr_name));
     let recs = parse_records(&incr_bytes);
     let (mid, _, _) = recs[recs.len() / 2];
     // The first '$' of a record in the middle of the file.

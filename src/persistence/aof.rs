@@ -22,6 +22,12 @@
 //! shares the next one (group commit). `everysec` fsyncs once a second, `no` leaves it to the
 //! OS; both write the buffer as soon as the flusher runs.
 //!
+//! With `always` the file is kept zeroed a few MiB ahead of the write position (and the zeros
+//! fsynced): an O_DSYNC write into space the file already has needs no journal commit for a
+//! new file size, which on this machine's disk took a write from ~155 us to ~98 us. The file
+//! therefore may end in zeros; a record never does (it ends in CRLF), so recovery and
+//! shardis-check-aof take the last non-zero byte as the end of the log.
+//!
 //! # Groups that span shards stay atomic through a crash
 //! A shard tags the records of a transaction's hop with its id, and answers the hop only once
 //! those records are safe (written, or fsynced with `always`). The coordinator then appends
@@ -303,6 +309,12 @@ pub struct Aof {
     pub rewrite_requested: Cell<bool>,
     /// An fsync up to this offset was asked for without a waiter (shutdown).
     sync_target: Cell<u64>,
+    /// With `always`: the current file is zeroed (and synced) up to here.
+    zeroed_to: Cell<u64>,
+    /// A stretch of zeros being written to the current file: nothing else may write there.
+    zeroing: Cell<Option<u64>>,
+    /// Bumped when the file is switched, so a zeroing task of the old file changes nothing.
+    file_gen: Cell<u64>,
 }
 
 impl Aof {
@@ -326,6 +338,9 @@ impl Aof {
             }),
             rewrite_requested: Cell::new(false),
             sync_target: Cell::new(0),
+            zeroed_to: Cell::new(pos),
+            zeroing: Cell::new(None),
+            file_gen: Cell::new(0),
         }
     }
 
@@ -500,6 +515,9 @@ pub async fn flusher(core: Rc<Core>, aof: Rc<Aof>) {
         // wait for these records keep waiting, so nothing unsafe is acknowledged meanwhile.
         let always = aof.policy.get() == Fsync::Always;
         let dsync = if always { aof.dsync_file().await } else { None };
+        if always {
+            keep_zeroed_ahead(&aof, len).await;
+        }
         let write_started = std::time::Instant::now();
         DISK_WRITE_IN_FLIGHT.with(|c| c.set(always));
         loop {
@@ -535,6 +553,46 @@ pub async fn flusher(core: Rc<Core>, aof: Rc<Aof>) {
             gather_next_group(&aof, released, write_started.elapsed()).await;
         }
     }
+}
+
+/// Zeros written ahead of the write position, at a time.
+const ZERO_STRETCH: u64 = 2 << 20;
+/// How far ahead of the write position the file is kept zeroed.
+const ZERO_AHEAD: u64 = 4 << 20;
+
+/// With `always`: before a write of `len` bytes at the write position, starts zeroing the
+/// next stretch of the file if the zeroed part runs short, and waits (rarely) for a stretch
+/// still being zeroed that the write would reach into.
+async fn keep_zeroed_ahead(aof: &Rc<Aof>, len: u64) {
+    let end = aof.pos.get() + len;
+    aof.settle_zeroing(end).await;
+    if aof.zeroing.get().is_none() && aof.zeroed_to.get() < end + ZERO_AHEAD {
+        let from = aof.zeroed_to.get().max(end);
+        aof.zeroing.set(Some(from));
+        let (aof, file, generation) = (aof.clone(), aof.current_file(), aof.file_gen.get());
+        glommio::spawn_local(async move {
+            let ok = write_zeros(&file, from, ZERO_STRETCH).await.is_ok();
+            if aof.file_gen.get() == generation {
+                if ok {
+                    aof.zeroed_to.set(from + ZERO_STRETCH);
+                }
+                aof.zeroing.set(None);
+            }
+        })
+        .detach();
+    }
+}
+
+async fn write_zeros(file: &BufferedFile, from: u64, len: u64) -> std::io::Result<()> {
+    const PIECE: u64 = 256 << 10;
+    let zeros = vec![0u8; PIECE as usize];
+    let mut at = from;
+    while at < from + len {
+        write_all_at(file, &zeros, at).await?;
+        at += PIECE;
+    }
+    file.fdatasync().await?;
+    Ok(())
 }
 
 /// With `always`, the writers just answered send their next writes within a round trip. If
@@ -617,6 +675,16 @@ impl Aof {
         *self.dsync.borrow_mut() = None;
         *self.path.borrow_mut() = path;
         self.pos.set(pos);
+        self.file_gen.set(self.file_gen.get() + 1);
+        self.zeroing.set(None);
+        self.zeroed_to.set(pos);
+    }
+
+    /// Waits until no zeros are being written at or below `end` of the current file.
+    pub async fn settle_zeroing(&self, end: u64) {
+        while self.zeroing.get().is_some_and(|from| end > from) {
+            glommio::timer::sleep(Duration::from_micros(100)).await;
+        }
     }
 
     /// The current file opened with O_DSYNC (opened on first use; None if that fails, and

@@ -100,7 +100,9 @@ pub async fn open(core: &Rc<Core>) -> Result<(), String> {
                 for (i, (name, bytes)) in files.iter().enumerate() {
                     let last = i + 1 == files.len();
                     let valid = replay(name, bytes, last, &cfg, &commits, shard)?;
-                    if last && valid < bytes.len() && old_n == n {
+                    // A torn record or zeros written ahead (see `aof`) are cut off.
+                    let on_disk = std::fs::metadata(l.path(name)).map_or(0, |m| m.len());
+                    if last && valid as u64 != on_disk && old_n == n {
                         truncate_to = Some((l.path(name), valid as u64));
                     }
                 }
@@ -304,14 +306,17 @@ pub async fn read_shard_manifest(
     Ok(layout)
 }
 
-/// Every file a manifest lists, read whole: (name, bytes).
+/// Every file a manifest lists, read whole up to its last non-zero byte (a record ends in
+/// CRLF; zeros after it were written ahead, see `aof`): (name, bytes).
 async fn read_files(layout: &Layout) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut files = Vec::new();
     for name in layout.files() {
         let path = layout.path(&name);
-        let bytes = read_whole(&path)
+        let mut bytes = read_whole(&path)
             .await
             .map_err(|e| format!("Can't read the AOF file {}: {e}", path.display()))?;
+        let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        bytes.truncate(end);
         files.push((name, bytes));
     }
     Ok(files)

@@ -188,6 +188,7 @@ fn finish(core: &Core, aof: &Aof, started: std::time::Instant, result: std::io::
 /// history, take the records from now on. Returns the layout before the switch.
 async fn switch_files(aof: &Rc<Aof>, pending: Vec<u8>, end: u64) -> std::io::Result<Layout> {
     let old_file = aof.current_file();
+    aof.settle_zeroing(aof.pos() + pending.len() as u64).await;
     aof::write_all_at(&old_file, &pending, aof.pos()).await?;
     aof.advance_pos(pending.len() as u64);
     old_file.fdatasync().await?;

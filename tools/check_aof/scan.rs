@@ -97,6 +97,14 @@ pub fn scan(src: impl Read) -> io::Result<FileScan> {
                 break;
             }
             Err(Stop::Bad(offset, reason)) => {
+                // shardis keeps the file zeroed ahead of its records with appendfsync always:
+                // zeros to the end are the log's end, or a record cut short before them.
+                if input.last == 0 && input.rest_is_zero()? {
+                    if offset != start {
+                        out.damage = Some(Damage::Truncated);
+                    }
+                    break;
+                }
                 out.damage = Some(Damage::Corrupt { offset, reason });
                 break;
             }
@@ -173,11 +181,13 @@ struct Input<R> {
     end: usize,
     /// File offset of `buf[pos]`.
     offset: u64,
+    /// The last byte read.
+    last: u8,
 }
 
 impl<R: Read> Input<R> {
     fn new(src: R) -> Self {
-        Input { src, buf: vec![0; BUF_BYTES].into_boxed_slice(), pos: 0, end: 0, offset: 0 }
+        Input { src, buf: vec![0; BUF_BYTES].into_boxed_slice(), pos: 0, end: 0, offset: 0, last: 1 }
     }
 
     /// Makes at least one byte available; false at end of input.
@@ -205,6 +215,7 @@ impl<R: Read> Input<R> {
             return Err(Stop::Eof);
         }
         let b = self.buf[self.pos];
+        self.last = b;
         self.pos += 1;
         self.offset += 1;
         Ok((b, self.offset - 1))
@@ -318,6 +329,18 @@ impl<R: Read> Input<R> {
         Ok(())
     }
 
+    /// Whether every byte from here to the end is zero (consumes the zeros it sees).
+    fn rest_is_zero(&mut self) -> io::Result<bool> {
+        while self.fill()? {
+            if self.buf[self.pos..self.end].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            self.offset += (self.end - self.pos) as u64;
+            self.pos = self.end;
+        }
+        Ok(true)
+    }
+
     /// Reads to the end (after damage) and returns the total size.
     fn drain(&mut self) -> io::Result<u64> {
         self.offset += (self.end - self.pos) as u64;
@@ -354,6 +377,26 @@ mod tests {
             Some(Damage::Corrupt { offset, reason }) => (offset, reason),
             other => panic!("expected corruption in {:?}, got {other:?}", String::from_utf8_lossy(bytes)),
         }
+    }
+
+    #[test]
+    fn zeros_written_ahead_end_the_log() {
+        let mut f = rec(&[b"SET", b"k", b"v"]);
+        let valid = f.len() as u64;
+        f.extend(vec![0u8; 100_000]);
+        let s = scan_bytes(&f);
+        assert_eq!((s.size, s.records, s.valid_up_to, s.damage), (f.len() as u64, 1, valid, None));
+        // A record cut short by a crash, then the zeros: truncation.
+        let mut torn = rec(&[b"SET", b"k", b"v"]);
+        torn.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk");
+        torn.extend(vec![0u8; 5000]);
+        let s = scan_bytes(&torn);
+        assert_eq!((s.records, s.valid_up_to, s.damage), (1, valid, Some(Damage::Truncated)));
+        // Something after the zeros is corruption.
+        let mut bad = rec(&[b"SET", b"k", b"v"]);
+        bad.extend(vec![0u8; 10]);
+        bad.extend(rec(&[b"SET", b"k", b"v"]));
+        assert!(matches!(scan_bytes(&bad).damage, Some(Damage::Corrupt { .. })));
     }
 
     #[test]
