@@ -59,8 +59,9 @@ start() {
     redis) start_server "$PORT" "$OUT/redis.server.log" taskset -c "$SERVER_CORE" redis-server \
              --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
              --protected-mode no --logfile '' ;;
+    # No snapshot on shutdown and no ./data dump loaded at start: each run starts empty.
     shardis) start_server "$PORT" "$OUT/shardis.server.log" taskset -c "$SERVER_CORE" "$TARGET" \
-               --threads 1 --port "$PORT" ;;
+               --threads 1 --port "$PORT" --save '' --appendonly no --dir "$OUT/data" ;;
   esac || die "$label did not start (log: $OUT/$label.server.log)"
 }
 
