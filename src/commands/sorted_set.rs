@@ -215,7 +215,8 @@ fn add_generic<'a>(
     out: &mut Out,
 ) -> CmdResult {
     let lim = limits(ctx);
-    if write(ctx, key)?.is_none() {
+    let created = write(ctx, key)?.is_none();
+    if created {
         if f.xx {
             if f.incr {
                 out.null()
@@ -262,7 +263,10 @@ fn add_generic<'a>(
             }
         }
     }
-    drop_if_empty(ctx, key);
+    // Only a set made above can be empty (a NaN error before its first member).
+    if created {
+        drop_if_empty(ctx, key);
+    }
     result?;
     if f.incr {
         if processed > 0 { out.double(last) } else { out.null() }
