@@ -13,7 +13,8 @@
 #     (no fragmentation, no allocator slack), RSS is the comparable figure.
 # (b) throughput: redis-benchmark -t lpush,lpop,zadd,hset and `ZRANGE myzset 0 9` (after the
 #     zadd test has filled myzset) with C connections at each pipeline depth, median of REPS
-#     runs, printed with the ratio shardis/redis as compare.sh does.
+#     runs, printed with the ratio shardis/redis as compare.sh does. Both servers run at once
+#     and the runs alternate (redis, shardis, redis...), so noise from elsewhere is shared.
 #
 # usage: bench/collections.sh [BINARY]      (default target/release/shardis, run --threads 1)
 # env:
@@ -59,8 +60,9 @@ start() {
     redis) start_server "$PORT" "$OUT/redis.server.log" taskset -c "$SERVER_CORE" redis-server \
              --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
              --protected-mode no --logfile '' ;;
+    # No snapshot on shutdown and no ./data dump loaded at start: each run starts empty.
     shardis) start_server "$PORT" "$OUT/shardis.server.log" taskset -c "$SERVER_CORE" "$TARGET" \
-               --threads 1 --port "$PORT" ;;
+               --threads 1 --port "$PORT" --save '' --appendonly no --dir "$OUT/data" ;;
   esac || die "$label did not start (log: $OUT/$label.server.log)"
 }
 
@@ -167,28 +169,33 @@ bench_one() {
     ZRANGE myzset 0 9 2>&1 | rps_of | sed 's/^ZRANGE myzset 0 9 /ZRANGE_0_9 /' || true
 }
 
-run_load() {
-  local label=$1 port=$2 P r out t v
+# run_loads PORT_REDIS PORT_SHARDIS : every pipeline depth, REPS rounds, each round one run
+# on redis then one on shardis (both servers stay up, idle when not measured), so a burst of
+# load from elsewhere on the machine hits both sides alike instead of one whole column.
+run_loads() {
+  local -A port=([redis]=$1 [shardis]=$2) vals=()
+  local P r label out t v
   for P in $PIPELINES; do
-    declare -A vals=()
     for r in $(seq 1 "$REPS"); do
-      wait_quiet
-      redis-cli -p "$port" flushall >/dev/null
-      out=$(bench_one "$port" "$P")
-      [ -z "$out" ] && echo "   $label P$P run $r: FAIL (no result)" >&2
-      while read -r t v; do
-        [ -z "$t" ] && continue
-        echo "   $label P$P run $r: $t $v" >&2
-        echo "$label P$P $r $t $v" >>"$OUT/runs.txt"
-        vals[$t]="${vals[$t]:-} $v"
-      done <<<"$out"
+      for label in redis shardis; do
+        wait_quiet
+        redis-cli -p "${port[$label]}" flushall >/dev/null
+        out=$(bench_one "${port[$label]}" "$P")
+        [ -z "$out" ] && echo "   $label P$P run $r: FAIL (no result)" >&2
+        while read -r t v; do
+          [ -z "$t" ] && continue
+          echo "   $label P$P run $r: $t $v" >&2
+          echo "$label P$P $r $t $v" >>"$OUT/runs.txt"
+          vals[$label,$t,$P]="${vals[$label,$t,$P]:-} $v"
+          [[ " ${TEST_NAMES[*]} " == *" $t "* ]] || TEST_NAMES+=("$t")
+        done <<<"$out"
+      done
     done
-    for t in "${!vals[@]}"; do
-      # shellcheck disable=SC2086
-      RES["$label,$t,$P"]=$(median ${vals[$t]})
-      [[ " ${TEST_NAMES[*]} " == *" $t "* ]] || TEST_NAMES+=("$t")
-    done
-    unset vals
+  done
+  local k
+  for k in "${!vals[@]}"; do
+    # shellcheck disable=SC2086
+    RES[$k]=$(median ${vals[$k]})
   done
 }
 
@@ -219,12 +226,13 @@ for part in $PARTS; do
         done
       done ;;
     tput)
-      for label in redis shardis; do
-        echo "== throughput: $label" >&2
-        start "$label"
-        run_load "$label" "$PORT"
-        stop_server "$SERVER_PID"
-      done ;;
+      echo "== throughput: redis and shardis, alternating" >&2
+      start redis
+      rport=$PORT rpid=$SERVER_PID
+      start shardis
+      run_loads "$rport" "$PORT"
+      stop_server "$SERVER_PID"
+      stop_server "$rpid" ;;
     *) die "unknown part '$part' (mem, tput)" ;;
   esac
 done

@@ -341,7 +341,42 @@ fn random_zset_script_2() -> Script {
     random_zset_script(0x2545_f491_4f6c_dd1d, 2500)
 }
 
+/// A skiplist of a few hundred members whose scores keep changing: moves across the list,
+/// changes that keep a member in place (small ZINCRBYs, on nodes of every level), and ties
+/// broken by the member; the whole order, ranks and score ranges are checked as it goes.
+fn large_zset_updates_script() -> Script {
+    let mut rng = 0x0123_4567_89ab_cdefu64;
+    let mut next = move |n: u64| -> u64 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let mut s = Script::new();
+    for i in 0..300 {
+        s.x(&format!("ZADD {{t}}big {} m{i}", next(100)));
+    }
+    for step in 0..1500 {
+        let m = format!("m{}", next(320));
+        let cmd = match next(6) {
+            0 | 1 => format!("ZADD {{t}}big {} {m}", next(100)),
+            2 => format!("ZINCRBY {{t}}big 0.001 {m}"),
+            3 => format!("ZADD {{t}}big XX CH {}.5 {m}", next(100)),
+            4 => format!("ZRANK {{t}}big {m}"),
+            _ => format!("ZRANGEBYSCORE {{t}}big {} +inf WITHSCORES LIMIT 0 5", next(100)),
+        };
+        s.x(&cmd);
+        if step % 100 == 99 {
+            s.x("ZRANGE {t}big 0 -1 WITHSCORES");
+        }
+    }
+    s.x("ZCARD {t}big");
+    s.x("OBJECT ENCODING {t}big");
+    s
+}
+
 diff_cases! {
+    large_zset_updates_t1: large_zset_updates_script, 1, false;
     zsets_t1_resp2: zset_script, 1, false;
     zsets_t4_resp2: zset_script, 4, false;
     zsets_t1_resp3: zset_script, 1, true;

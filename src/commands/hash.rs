@@ -118,6 +118,9 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> CmdResult<usize> {
     }
     let limits = limits(ctx);
     let hash = write_or_create(ctx, args.get(1))?;
+    if hash.fill_empty(args.len() - 2, |i| args.get(2 + i), limits) {
+        return Ok((args.len() - 2) / 2);
+    }
     // Redis converts before setting anything if any argument is too long for a listpack.
     for i in 2..args.len() {
         hash.prepare_write(args.get(i), b"", limits);

@@ -215,7 +215,8 @@ fn add_generic<'a>(
     out: &mut Out,
 ) -> CmdResult {
     let lim = limits(ctx);
-    if write(ctx, key)?.is_none() {
+    let created = write(ctx, key)?.is_none();
+    if created {
         if f.xx {
             if f.incr {
                 out.null()
@@ -262,7 +263,10 @@ fn add_generic<'a>(
             }
         }
     }
-    drop_if_empty(ctx, key);
+    // Only a set made above can be empty (a NaN error before its first member).
+    if created {
+        drop_if_empty(ctx, key);
+    }
     result?;
     if f.incr {
         if processed > 0 { out.double(last) } else { out.null() }
@@ -553,12 +557,18 @@ fn parse_range(
 
 /// Calls `f` on the elements a request selects, in reply order.
 fn select(z: &ZSet, req: &RangeRequest, f: impl FnMut(&[u8], f64)) {
-    let (start, end) = match req.range {
+    let (start, end) = window(z, req);
+    z.range(start, end, req.rev, f);
+}
+
+/// The ascending ranks `start..end` a request selects (empty when `start >= end`).
+fn window(z: &ZSet, req: &RangeRequest) -> (usize, usize) {
+    match req.range {
         Range::Rank(s, e) => rank_window(z.len(), s, e, req.rev),
         _ => {
             let (lo, hi) = ranks_of(z, &req.range);
             if req.offset < 0 {
-                return;
+                return (0, 0);
             }
             let offset = usize::try_from(req.offset).unwrap_or(usize::MAX);
             let take = if req.limit < 0 { usize::MAX } else { req.limit as usize };
@@ -569,8 +579,7 @@ fn select(z: &ZSet, req: &RangeRequest, f: impl FnMut(&[u8], f64)) {
                 (lo + offset.min(hi - lo), lo + offset.min(hi - lo) + n)
             }
         }
-    };
-    z.range(start, end, req.rev, f);
+    }
 }
 
 /// Writes a list of (member, score) pairs: flat in RESP2 (or without scores), pairs in RESP3.
@@ -592,12 +601,12 @@ fn reply_pairs(out: &mut Out, pairs: &[(Vec<u8>, f64)], with_scores: bool) {
 
 /// A reply of the elements `req` selects from `z`, written straight to `out`.
 fn reply_range(out: &mut Out, z: &ZSet, req: &RangeRequest) {
-    // Counted first, so the header can precede the elements without a buffer.
-    let mut n = 0;
-    select(z, req, |_, _| n += 1);
+    // The count comes from the window, so the header precedes the elements without a buffer.
+    let (start, end) = window(z, req);
+    let n = end.min(z.len()).saturating_sub(start);
     let pairs = req.with_scores && out.resp3;
     out.array(if req.with_scores && !out.resp3 { n * 2 } else { n });
-    select(z, req, |m, s| {
+    z.range(start, end, req.rev, |m, s| {
         if pairs {
             out.array(2);
         }

