@@ -262,10 +262,10 @@ fn run_batch_part(
     (i, at)
 }
 
-/// Executes a batch from another core; replies concatenated with their end offsets. Plain
-/// batches run command by command, each waiting its turn if a transaction holds its keys;
-/// atomic ones (EXEC on one shard) run whole, as a transaction if anything is in their way;
-/// a transaction's hop runs when the transaction may run here.
+/// Executes a transaction's hop or an atomic batch (EXEC on one shard) from another core;
+/// replies concatenated with their end offsets. Atomic batches run whole, as a transaction if
+/// anything is in their way; a hop runs when its transaction may run here. (Plain batches:
+/// `run_plain_batch`.)
 async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> (RespBody, bool) {
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());
@@ -277,7 +277,7 @@ async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> (RespBody, bool)
         if batch.conclude {
             core.txq.conclude(tx);
         }
-    } else if batch.atomic {
+    } else {
         let own = batch_transaction(core, batch);
         if let Some(own) = own {
             core.txq.until_runnable(own).await;
@@ -287,17 +287,25 @@ async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> (RespBody, bool)
         if let Some(own) = own {
             core.txq.conclude(own);
         }
-    } else {
-        core.tick();
-        let mut at = run_batch_part(core, batch, (0, 0), true, &mut out, &mut ends);
-        while at.0 < batch.cmds.len() {
-            let (cmd, args) = batch_command(batch, at.1, at.0);
-            run_plain(core, cmd, batch.db as usize, args, &mut out).await;
-            ends.push(out.buf.len() as u32);
-            at = run_batch_part(core, batch, (at.0 + 1, at.1 + args.len()), true, &mut out, &mut ends);
-        }
     }
     (RespBody::Replies { out: out.buf, ends }, wrote)
+}
+
+/// Runs a plain batch's commands from `at` on: each that is not admitted waits its turn as a
+/// one-shard transaction, and those after it run at once while admitted.
+async fn finish_plain_batch(
+    core: &Rc<Core>,
+    batch: &Batch,
+    mut at: (usize, usize),
+    out: &mut Out,
+    ends: &mut Vec<u32>,
+) {
+    while at.0 < batch.cmds.len() {
+        let (cmd, args) = batch_command(batch, at.1, at.0);
+        run_plain(core, cmd, batch.db as usize, args, out).await;
+        ends.push(out.buf.len() as u32);
+        at = run_batch_part(core, batch, (at.0 + 1, at.1 + args.len()), true, out, ends);
+    }
 }
 
 /// Schedules an atomic batch as a transaction when any of its commands is not admitted now.
@@ -316,6 +324,27 @@ fn batch_transaction(core: &Core, batch: &Batch) -> Option<TxId> {
     (!all_admitted).then(|| schedule_here(core, locks, shard_wide))
 }
 
+/// Runs a plain batch (commands of one connection, no transaction): at once as far as its
+/// commands are admitted (all of them when no transaction is scheduled here), and the rest,
+/// from the first that must wait its turn, in a task of its own.
+fn run_plain_batch(core: &Rc<Core>, from: usize, id: u32, batch: Batch) {
+    core.tick();
+    let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
+    let mut ends = Vec::with_capacity(batch.cmds.len());
+    let check = !core.txq.is_idle();
+    let at = run_batch_part(core, &batch, (0, 0), check, &mut out, &mut ends);
+    if at.0 == batch.cmds.len() {
+        reply_logged(core, from, Response { id, body: RespBody::Replies { out: out.buf, ends } }, false);
+        return;
+    }
+    let core = core.clone();
+    glommio::spawn_local(async move {
+        finish_plain_batch(&core, &batch, at, &mut out, &mut ends).await;
+        reply_logged(&core, from, Response { id, body: RespBody::Replies { out: out.buf, ends } }, false);
+    })
+    .detach();
+}
+
 /// Runs a batch at once when nothing can be in its way: its transaction may run here, or no
 /// transaction is scheduled here at all (the common case). None when it has to wait.
 fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<(RespBody, bool)> {
@@ -329,10 +358,8 @@ fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<(RespBody, 
     let mut wrote = false;
     if tx != 0 {
         wrote = tagged(core, tx, || run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends)).1;
-    } else if batch.atomic {
-        run_atomic_part(core, batch, &mut out, &mut ends);
     } else {
-        run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends);
+        run_atomic_part(core, batch, &mut out, &mut ends);
     }
     if tx != 0 && batch.conclude {
         core.txq.conclude(tx);
@@ -406,8 +433,9 @@ pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
     let Request { id, tx, body } = req;
     match body {
         ReqBody::Batch(batch) if !batch.parts.is_empty() => {
-            core.mesh.reply(from, Response { id, body: run_batch_eager(core, batch) });
+            reply_logged(core, from, Response { id, body: run_batch_eager(core, batch) }, false);
         }
+        ReqBody::Batch(batch) if tx == 0 && !batch.atomic => run_plain_batch(core, from, id, batch),
         ReqBody::Batch(batch) => {
             if let Some((body, wrote)) = run_batch_now(core, tx, &batch) {
                 reply_logged(core, from, Response { id, body }, wrote);
