@@ -228,18 +228,29 @@ const PREFETCH_COMMANDS: usize = 32;
 
 /// Before a pipelined batch runs, finds the first key of each upcoming local command and asks
 /// the CPU to load its hash bucket, then the bucket's first node: the batch's cache misses then
-/// overlap instead of each command waiting for its own. Only a hint; nothing is changed.
+/// overlap instead of each command waiting for its own. A command on one field of a large hash
+/// (HSET, HGET...) has its field's bucket and node in the hash's own table prefetched too.
+/// Only a hint; nothing is changed.
 fn prefetch_keys(core: &Core, client: &Client, input: &[u8], scout: &mut Parser) {
     if input.first() != Some(&b'*') {
         return;
     }
     let mut keys: [(u32, u32); PREFETCH_COMMANDS] = [(0, 0); PREFETCH_COMMANDS];
+    let mut fields: [(u32, u32); PREFETCH_COMMANDS] = [(0, 0); PREFETCH_COMMANDS];
     let (mut n, mut at) = (0, 0);
     while n < PREFETCH_COMMANDS {
         match scout.parse(&input[at..]) {
             Parsed::Command { consumed, inline: false } => {
                 if let Some(&(s, e)) = scout.args.get(1) {
                     keys[n] = (at as u32 + s, at as u32 + e);
+                    fields[n] = match (scout.args.first(), scout.args.get(2)) {
+                        (Some(&(cs, ce)), Some(&(fs, fe)))
+                            if names_hash_field(&input[at + cs as usize..at + ce as usize]) =>
+                        {
+                            (at as u32 + fs, at as u32 + fe)
+                        }
+                        _ => (0, 0),
+                    };
                     n += 1;
                 }
                 at += consumed;
@@ -254,19 +265,43 @@ fn prefetch_keys(core: &Core, client: &Client, input: &[u8], scout: &mut Parser)
     let shard = core.shard.borrow();
     let dict = &shard.dbs[client.db].dict;
     let local = |k: &[u8]| crate::dispatch::slot::key_shard(k, core.shards) == core.id;
+    let slice = |(s, e): (u32, u32)| &input[s as usize..e as usize];
     let keys = &keys[..n];
-    for &(s, e) in keys {
-        let k = &input[s as usize..e as usize];
-        if local(k) {
-            dict.prefetch_bucket(k);
+    for &k in keys {
+        if local(slice(k)) {
+            dict.prefetch_bucket(slice(k));
         }
     }
-    for &(s, e) in keys {
-        let k = &input[s as usize..e as usize];
-        if local(k) {
-            dict.prefetch_node(k);
+    for &k in keys {
+        if local(slice(k)) {
+            dict.prefetch_node(slice(k));
         }
     }
+    let table_of = |k: (u32, u32), field: (u32, u32)| {
+        if field.1 == 0 || !local(slice(k)) {
+            return None;
+        }
+        match dict.get(slice(k)).map(|e| &e.value) {
+            Some(crate::shard::Value::Hash(h)) => h.as_table(),
+            _ => None,
+        }
+    };
+    for (&k, &field) in keys.iter().zip(&fields) {
+        if let Some(t) = table_of(k, field) {
+            t.prefetch_bucket(slice(field));
+        }
+    }
+    for (&k, &field) in keys.iter().zip(&fields) {
+        if let Some(t) = table_of(k, field) {
+            t.prefetch_node(slice(field));
+        }
+    }
+}
+
+/// Whether a command's second argument is one field of the hash its first names.
+fn names_hash_field(name: &[u8]) -> bool {
+    const NAMES: [&str; 7] = ["hset", "hget", "hsetnx", "hexists", "hincrby", "hincrbyfloat", "hstrlen"];
+    name.first().is_some_and(|c| c | 0x20 == b'h') && NAMES.iter().any(|n| commands::eq_ic(name, n))
 }
 
 /// The synchronous first pass over one command: checks it, and runs it at once when it is
