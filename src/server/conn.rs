@@ -243,13 +243,13 @@ fn prefetch_keys(core: &Core, client: &Client, input: &[u8], scout: &mut Parser)
             Parsed::Command { consumed, inline: false } => {
                 if let Some(&(s, e)) = scout.args.get(1) {
                     keys[n] = (at as u32 + s, at as u32 + e);
-                    fields[n] = match (scout.args.first(), scout.args.get(2)) {
-                        (Some(&(cs, ce)), Some(&(fs, fe)))
-                            if names_hash_field(&input[at + cs as usize..at + ce as usize]) =>
-                        {
+                    let name = scout.args.first().map(|&(cs, ce)| &input[at + cs as usize..at + ce as usize]);
+                    fields[n] = match name.and_then(|c| member_arg(c, scout.args.len())) {
+                        Some(i) => {
+                            let (fs, fe) = scout.args[i];
                             (at as u32 + fs, at as u32 + fe)
                         }
-                        _ => (0, 0),
+                        None => (0, 0),
                     };
                     n += 1;
                 }
@@ -277,31 +277,65 @@ fn prefetch_keys(core: &Core, client: &Client, input: &[u8], scout: &mut Parser)
             dict.prefetch_node(slice(k));
         }
     }
-    let table_of = |k: (u32, u32), field: (u32, u32)| {
+    let inner = |k: (u32, u32), field: (u32, u32)| {
         if field.1 == 0 || !local(slice(k)) {
             return None;
         }
-        match dict.get(slice(k)).map(|e| &e.value) {
-            Some(crate::shard::Value::Hash(h)) => h.as_table(),
-            _ => None,
-        }
+        dict.get(slice(k)).map(|e| &e.value)
     };
-    for (&k, &field) in keys.iter().zip(&fields) {
-        if let Some(t) = table_of(k, field) {
-            t.prefetch_bucket(slice(field));
-        }
-    }
-    for (&k, &field) in keys.iter().zip(&fields) {
-        if let Some(t) = table_of(k, field) {
-            t.prefetch_node(slice(field));
+    for pass in [Prefetch::Bucket, Prefetch::Node] {
+        for (&k, &field) in keys.iter().zip(&fields) {
+            if let Some(value) = inner(k, field) {
+                prefetch_member(value, slice(field), pass);
+            }
         }
     }
 }
 
-/// Whether a command's second argument is one field of the hash its first names.
-fn names_hash_field(name: &[u8]) -> bool {
-    const NAMES: [&str; 7] = ["hset", "hget", "hsetnx", "hexists", "hincrby", "hincrbyfloat", "hstrlen"];
-    name.first().is_some_and(|c| c | 0x20 == b'h') && NAMES.iter().any(|n| commands::eq_ic(name, n))
+#[derive(Clone, Copy)]
+enum Prefetch {
+    Bucket,
+    Node,
+}
+
+/// Prefetches one step of the lookup of `member` inside a large hash or sorted set.
+fn prefetch_member(value: &crate::shard::Value, member: &[u8], pass: Prefetch) {
+    use crate::shard::Value;
+    use crate::types::zset::ZSet;
+    match value {
+        Value::Hash(h) => {
+            if let Some(t) = h.as_table() {
+                match pass {
+                    Prefetch::Bucket => t.prefetch_bucket(member),
+                    Prefetch::Node => t.prefetch_node(member),
+                }
+            }
+        }
+        Value::ZSet(z) => {
+            if let ZSet::Skip(l) = &**z {
+                match pass {
+                    Prefetch::Bucket => l.prefetch_member_bucket(member),
+                    Prefetch::Node => l.prefetch_member_node(member),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Which argument of a command is the one member or field of a large collection it looks up
+/// (hash field commands, and ZADD of one member without options, ZINCRBY, ZSCORE, ZRANK...).
+fn member_arg(name: &[u8], argc: usize) -> Option<usize> {
+    const HASH: [&str; 7] = ["hset", "hget", "hsetnx", "hexists", "hincrby", "hincrbyfloat", "hstrlen"];
+    const ZSET: [&str; 4] = ["zscore", "zrank", "zrevrank", "zrem"];
+    match name.first().map(|c| c | 0x20) {
+        Some(b'h') if argc >= 3 && HASH.iter().any(|n| commands::eq_ic(name, n)) => Some(2),
+        Some(b'z') if argc == 4 && (commands::eq_ic(name, "zadd") || commands::eq_ic(name, "zincrby")) => {
+            Some(3)
+        }
+        Some(b'z') if argc >= 3 && ZSET.iter().any(|n| commands::eq_ic(name, n)) => Some(2),
+        _ => None,
+    }
 }
 
 /// The synchronous first pass over one command: checks it, and runs it at once when it is

@@ -35,8 +35,9 @@ const SAMPLE_STEPS_PER_ENTRY: usize = 16;
 
 type Link<V> = Option<Box<Node<V>>>;
 
+/// Asks the CPU to load the cache line at `p`.
 #[inline]
-fn prefetch(p: *const u8) {
+pub(crate) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
     unsafe {

@@ -278,6 +278,27 @@ impl Index {
         if x.is_null() { self.ht[1].find(h, member) } else { x }
     }
 
+    /// Asks the CPU to load the bucket(s) `member` falls in.
+    fn prefetch_bucket(&self, member: &[u8]) {
+        let h = self.hash(member) as usize;
+        for t in &self.ht {
+            if let Some(b) = t.buckets.get(h & t.mask()) {
+                super::dict::prefetch(b as *const *mut Node as *const u8);
+            }
+        }
+    }
+
+    /// Asks the CPU to load the first node of the chain(s) `member` falls in (useful once the
+    /// bucket is in cache).
+    fn prefetch_node(&self, member: &[u8]) {
+        let h = self.hash(member) as usize;
+        for t in &self.ht {
+            if let Some(&head) = t.buckets.get(h & t.mask()) {
+                super::dict::prefetch(head as *const u8);
+            }
+        }
+    }
+
     /// Adds a node whose member is not indexed yet.
     fn add(&mut self, x: *mut Node) {
         self.rehash_step();
@@ -489,6 +510,16 @@ impl SkipList {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Prefetch hints for a lookup of `member` (see `conn::prefetch_keys`): its index bucket,
+    /// then, once that is loaded, the chain's first node.
+    pub fn prefetch_member_bucket(&self, member: &[u8]) {
+        self.index.prefetch_bucket(member);
+    }
+
+    pub fn prefetch_member_node(&self, member: &[u8]) {
+        self.index.prefetch_node(member);
     }
 
     pub fn is_empty(&self) -> bool {
