@@ -77,6 +77,8 @@ pub struct Pipeline {
     replies: Vec<Answer>,
     /// Per shard: its batch carries transaction parts.
     split_shards: Vec<bool>,
+    /// How many shards' batches carry transaction parts.
+    eager: usize,
 }
 
 impl Pipeline {
@@ -88,6 +90,7 @@ impl Pipeline {
             waits: Vec::new(),
             replies: (0..shards).map(|_| Answer::default()).collect(),
             split_shards: vec![false; shards],
+            eager: 0,
         }
     }
 
@@ -117,7 +120,9 @@ impl Pipeline {
         split.index = batch.cmds.len() as u32;
         batch.push(split.cmd, remote.args().iter());
         batch.parts.push(TxPart { at: split.index, tx: split.tx, keys });
-        self.split_shards[split.shard] = true;
+        if !std::mem::replace(&mut self.split_shards[split.shard], true) {
+            self.eager += 1;
+        }
         self.pieces.push(Piece::Split(Box::new(split)));
     }
 
@@ -150,9 +155,12 @@ impl Pipeline {
         // parts' local halves run, in request order (which is their id order, so each waits
         // only for smaller ids), before anything else is awaited: a plain batch on a third
         // shard may wait for a transaction that waits for them here.
-        let splits = &self.split_shards;
-        self.waits.sort_unstable_by_key(|(shard, _)| !splits[*shard]);
-        let eager = self.split_shards.iter().filter(|&&s| s).count();
+        let eager = std::mem::take(&mut self.eager);
+        if eager > 0 {
+            let splits = &self.split_shards;
+            self.waits.sort_unstable_by_key(|(shard, _)| !splits[*shard]);
+            self.split_shards.fill(false);
+        }
         for (i, (shard, wait)) in self.waits.drain(..).enumerate() {
             self.replies[shard] = answer_of(wait.await);
             if i + 1 == eager {
@@ -163,7 +171,6 @@ impl Pipeline {
                 }
             }
         }
-        self.split_shards.fill(false);
         for piece in self.pieces.drain(..) {
             match piece {
                 Piece::Local { start, end } => {

@@ -277,15 +277,16 @@ fn prefetch_keys(core: &Core, client: &Client, input: &[u8], scout: &mut Parser)
             dict.prefetch_node(slice(k));
         }
     }
-    let inner = |k: (u32, u32), field: (u32, u32)| {
-        if field.1 == 0 || !local(slice(k)) {
-            return None;
+    // The collections those commands look into: each key's node is being loaded by now.
+    let mut inner: [Option<&crate::shard::Value>; PREFETCH_COMMANDS] = [None; PREFETCH_COMMANDS];
+    for ((value, &k), &field) in inner.iter_mut().zip(keys).zip(&fields) {
+        if field.1 != 0 && local(slice(k)) {
+            *value = dict.get(slice(k)).map(|e| &e.value);
         }
-        dict.get(slice(k)).map(|e| &e.value)
-    };
+    }
     for pass in [Prefetch::Bucket, Prefetch::Node] {
-        for (&k, &field) in keys.iter().zip(&fields) {
-            if let Some(value) = inner(k, field) {
+        for (value, &field) in inner.iter().zip(&fields) {
+            if let Some(value) = value {
                 prefetch_member(value, slice(field), pass);
             }
         }
