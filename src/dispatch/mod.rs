@@ -160,9 +160,9 @@ fn set_tag(core: &Core, tag: TxId) -> (TxId, u64) {
 }
 
 /// Answers another core, after the AOF records the answer depends on are safe.
-fn reply_logged(core: &Core, from: usize, resp: Response, tx_wrote: bool) {
+fn reply_logged(core: &Core, from: usize, resp: Response) {
     match core.aof.get() {
-        Some(aof) => aof.reply_after_logging(core, from, resp, tx_wrote),
+        Some(aof) => aof.reply_after_logging(core, from, resp),
         None => core.mesh.reply(from, resp),
     }
 }
@@ -266,14 +266,13 @@ fn run_batch_part(
 /// replies concatenated with their end offsets. Atomic batches run whole, as a transaction if
 /// anything is in their way; a hop runs when its transaction may run here. (Plain batches:
 /// `run_plain_batch`.)
-async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> (RespBody, bool) {
+async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> RespBody {
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());
-    let mut wrote = false;
     if tx != 0 {
         core.txq.until_runnable(tx).await;
         core.tick();
-        wrote = tagged(core, tx, || run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends)).1;
+        tagged(core, tx, || run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends));
         if batch.conclude {
             core.txq.conclude(tx);
         }
@@ -288,7 +287,7 @@ async fn run_batch(core: &Rc<Core>, tx: TxId, batch: &Batch) -> (RespBody, bool)
             core.txq.conclude(own);
         }
     }
-    (RespBody::Replies { out: out.buf, ends }, wrote)
+    RespBody::Replies { out: out.buf, ends }
 }
 
 /// Runs a plain batch's commands from `at` on: each that is not admitted waits its turn as a
@@ -334,20 +333,20 @@ fn run_plain_batch(core: &Rc<Core>, from: usize, id: u32, batch: Batch) {
     let check = !core.txq.is_idle();
     let at = run_batch_part(core, &batch, (0, 0), check, &mut out, &mut ends);
     if at.0 == batch.cmds.len() {
-        reply_logged(core, from, Response { id, body: RespBody::Replies { out: out.buf, ends } }, false);
+        reply_logged(core, from, Response { id, body: RespBody::Replies { out: out.buf, ends } });
         return;
     }
     let core = core.clone();
     glommio::spawn_local(async move {
         finish_plain_batch(&core, &batch, at, &mut out, &mut ends).await;
-        reply_logged(&core, from, Response { id, body: RespBody::Replies { out: out.buf, ends } }, false);
+        reply_logged(&core, from, Response { id, body: RespBody::Replies { out: out.buf, ends } });
     })
     .detach();
 }
 
 /// Runs a batch at once when nothing can be in its way: its transaction may run here, or no
 /// transaction is scheduled here at all (the common case). None when it has to wait.
-fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<(RespBody, bool)> {
+fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<RespBody> {
     let free = if tx != 0 { core.txq.runnable(tx) } else { core.txq.is_idle() };
     if !free {
         return None;
@@ -355,16 +354,15 @@ fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<(RespBody, 
     core.tick();
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());
-    let mut wrote = false;
     if tx != 0 {
-        wrote = tagged(core, tx, || run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends)).1;
+        tagged(core, tx, || run_batch_part(core, batch, (0, 0), false, &mut out, &mut ends));
     } else {
         run_atomic_part(core, batch, &mut out, &mut ends);
     }
     if tx != 0 && batch.conclude {
         core.txq.conclude(tx);
     }
-    Some((RespBody::Replies { out: out.buf, ends }, wrote))
+    Some(RespBody::Replies { out: out.buf, ends })
 }
 
 /// Runs a batch carrying transaction parts (see `pipeline`) as far as it can go without
@@ -433,17 +431,17 @@ pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
     let Request { id, tx, body } = req;
     match body {
         ReqBody::Batch(batch) if !batch.parts.is_empty() => {
-            reply_logged(core, from, Response { id, body: run_batch_eager(core, batch) }, false);
+            reply_logged(core, from, Response { id, body: run_batch_eager(core, batch) });
         }
         ReqBody::Batch(batch) if tx == 0 && !batch.atomic => run_plain_batch(core, from, id, batch),
         ReqBody::Batch(batch) => {
-            if let Some((body, wrote)) = run_batch_now(core, tx, &batch) {
-                reply_logged(core, from, Response { id, body }, wrote);
+            if let Some(body) = run_batch_now(core, tx, &batch) {
+                reply_logged(core, from, Response { id, body });
             } else {
                 let core = core.clone();
                 glommio::spawn_local(async move {
-                    let (body, wrote) = run_batch(&core, tx, &batch).await;
-                    reply_logged(&core, from, Response { id, body }, wrote);
+                    let body = run_batch(&core, tx, &batch).await;
+                    reply_logged(&core, from, Response { id, body });
                 })
                 .detach();
             }
@@ -456,16 +454,16 @@ pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
         ReqBody::Wake(client) => core.wake_client(client),
         ReqBody::Call(f) => {
             if tx == 0 || core.txq.runnable(tx) {
-                let (value, wrote) = tagged(core, tx, || f(core));
+                let (value, _) = tagged(core, tx, || f(core));
                 core.send_wakes();
-                reply_logged(core, from, Response { id, body: RespBody::Value(value) }, wrote);
+                reply_logged(core, from, Response { id, body: RespBody::Value(value) });
             } else {
                 let core = core.clone();
                 glommio::spawn_local(async move {
                     core.txq.until_runnable(tx).await;
-                    let (value, wrote) = tagged(&core, tx, || f(&core));
+                    let (value, _) = tagged(&core, tx, || f(&core));
                     core.send_wakes();
-                    reply_logged(&core, from, Response { id, body: RespBody::Value(value) }, wrote);
+                    reply_logged(&core, from, Response { id, body: RespBody::Value(value) });
                 })
                 .detach();
             }

@@ -19,8 +19,10 @@
 //! writes the buffer through glommio (io_uring), so the executor never blocks. With
 //! `appendfsync always` no reply leaves the core (to a client or another core) before the
 //! records appended until then are fsynced; every write that lands while an fsync is running
-//! shares the next one (group commit). `everysec` fsyncs once a second, `no` leaves it to the
-//! OS; both write the buffer as soon as the flusher runs.
+//! shares the next one (group commit). With `everysec` (fsync once a second) and `no` (fsync
+//! left to the OS) no reply leaves before those records are written, handed to the kernel: as
+//! in Redis, a crash of the process alone loses no acknowledged write, and only a crash of the
+//! machine can lose the last second or so.
 //!
 //! With `always` the file is kept zeroed a few MiB ahead of the write position (and the zeros
 //! fsynced): an O_DSYNC write into space the file already has needs no journal commit for a
@@ -373,27 +375,19 @@ impl Aof {
         .await;
     }
 
-    /// With `always`, waits until everything the shard logged so far is fsynced: a reply may
-    /// show any of it (a client's own write, or another's it reads).
+    /// Waits until everything the shard logged so far is safe for a reply to show (a client's
+    /// own write, or another's it reads): fsynced with `always`, otherwise handed to the
+    /// kernel. As in Redis, a crash of the process alone then loses no acknowledged write;
+    /// `everysec` and `no` risk only what the kernel had not yet put on disk.
     pub async fn before_reply(&self, core: &Core) {
-        if self.policy.get() != Fsync::Always {
-            return;
-        }
         let off = appended(core);
-        self.until(core, off, true).await;
+        self.until(core, off, self.replies_wait_for_sync()).await;
     }
 
-    /// Sends a reply to another core: with `always` once everything logged so far is fsynced,
-    /// and for a transaction's hop that logged records (`tx_wrote`) once they are written;
-    /// otherwise at once.
-    pub fn reply_after_logging(&self, core: &Core, to: usize, resp: Response, tx_wrote: bool) {
+    /// Sends a reply to another core once everything logged so far is safe (as `before_reply`).
+    pub fn reply_after_logging(&self, core: &Core, to: usize, resp: Response) {
         let off = appended(core);
-        let sync = self.policy.get() == Fsync::Always;
-        if sync || tx_wrote {
-            self.reply_when(core, off, sync, to, resp);
-        } else {
-            core.mesh.reply(to, resp);
-        }
+        self.reply_when(core, off, self.replies_wait_for_sync(), to, resp);
     }
 
     /// Sends `resp` to core `to` once the stream up to `off` is safe.
