@@ -49,6 +49,7 @@ impl Out {
     }
 
     pub fn bulk(&mut self, s: &[u8]) {
+        self.buf.reserve(s.len() + 24);
         self.buf.push(b'$');
         push_i64(&mut self.buf, s.len() as i64);
         self.buf.extend_from_slice(b"\r\n");
@@ -135,6 +136,14 @@ impl Out {
 
 /// Writes the decimal form of `v` into `tmp`, returning its length.
 pub fn format_i64(tmp: &mut [u8; 24], v: i64) -> usize {
+    let i = format_i64_at_end(tmp, v);
+    let len = tmp.len() - i;
+    tmp.copy_within(i.., 0);
+    len
+}
+
+/// Writes `v` in decimal at the end of `tmp`; returns where it starts.
+fn format_i64_at_end(tmp: &mut [u8; 24], v: i64) -> usize {
     let mut n = v.unsigned_abs();
     let mut i = tmp.len();
     loop {
@@ -149,15 +158,22 @@ pub fn format_i64(tmp: &mut [u8; 24], v: i64) -> usize {
         i -= 1;
         tmp[i] = b'-';
     }
-    let len = tmp.len() - i;
-    tmp.copy_within(i.., 0);
-    len
+    i
 }
 
+/// Appends `v` in decimal. Every reply header goes through here (lengths, counts), so the
+/// common one- and two-digit numbers skip the scratch buffer and its copies.
+#[inline]
 pub fn push_i64(buf: &mut Vec<u8>, v: i64) {
-    let mut tmp = [0u8; 24];
-    let n = format_i64(&mut tmp, v);
-    buf.extend_from_slice(&tmp[..n]);
+    if (0..10).contains(&v) {
+        buf.push(b'0' + v as u8);
+    } else if (10..100).contains(&v) {
+        buf.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+    } else {
+        let mut tmp = [0u8; 24];
+        let start = format_i64_at_end(&mut tmp, v);
+        buf.extend_from_slice(&tmp[start..]);
+    }
 }
 
 /// `%.17g` as C formats it, which is what Redis uses for doubles in replies.
@@ -205,6 +221,18 @@ mod tests {
         assert_eq!(format_g(1e-5, 17), "1.0000000000000001e-05");
         assert_eq!(format_g(3000.0, 17), "3000");
         assert_eq!(format_g(-2.5, 17), "-2.5");
+    }
+
+    #[test]
+    fn decimal_integers_at_every_width() {
+        for v in [0, 9, 10, 99, 100, 12345, -1, -10, -100, i64::MAX, i64::MIN] {
+            let mut buf = b"x".to_vec();
+            push_i64(&mut buf, v);
+            assert_eq!(buf, format!("x{v}").into_bytes());
+            let mut tmp = [0u8; 24];
+            let n = format_i64(&mut tmp, v);
+            assert_eq!(&tmp[..n], v.to_string().as_bytes());
+        }
     }
 
     #[test]
