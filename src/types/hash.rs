@@ -7,7 +7,7 @@
 //! the caller's (read from the config on each write).
 
 use super::dict::Dict;
-use super::listpack::{Elem, Listpack, as_int};
+use super::listpack::{Elem, ForwardListpack, as_int};
 
 /// Values up to this length live inside the dict node (as the dict's own keys do).
 const INLINE_VALUE_BYTES: usize = 22;
@@ -53,13 +53,13 @@ pub struct Limits {
 
 #[derive(Debug)]
 pub enum Hash {
-    Listpack(Listpack),
+    Listpack(ForwardListpack),
     Table(Box<Dict<HVal>>),
 }
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash::Listpack(Listpack::new())
+        Hash::Listpack(ForwardListpack::new())
     }
 }
 
@@ -91,7 +91,7 @@ impl PartialEq for Hash {
 }
 
 /// A listpack hash's field at `off` and the offset of its value.
-fn lp_find(lp: &Listpack, field: &[u8]) -> Option<usize> {
+fn lp_find(lp: &ForwardListpack, field: &[u8]) -> Option<usize> {
     let f_int = as_int(field);
     let mut off = 0;
     while off < lp.bytes() {
@@ -281,7 +281,7 @@ impl Hash {
     }
 
     /// The listpack, if that is the encoding (for callers that walk pairs by position).
-    pub fn as_listpack(&self) -> Option<&Listpack> {
+    pub fn as_listpack(&self) -> Option<&ForwardListpack> {
         match self {
             Hash::Listpack(lp) => Some(lp),
             Hash::Table(_) => None,
@@ -296,7 +296,7 @@ impl Hash {
     }
 
     /// The pair at position `i` of a listpack hash.
-    pub fn lp_pair(lp: &Listpack, i: usize) -> (Elem<'_>, Elem<'_>) {
+    pub fn lp_pair(lp: &ForwardListpack, i: usize) -> (Elem<'_>, Elem<'_>) {
         let off = lp.seek(i * 2);
         let (f, voff) = lp.get(off);
         (f, lp.get(voff).0)

@@ -6,7 +6,9 @@
 //!   are canonical decimal integers are stored as integers), or a string of 6-, 12- or 32-bit
 //!   length followed by its bytes;
 //! - `backlen` is the size of `header payload` in 1 to 5 bytes of 7 bits, readable from its
-//!   last byte backwards, so the list can be walked from either end.
+//!   last byte backwards, so the list can be walked from either end. Hashes are only ever
+//!   walked forward, so theirs (`ForwardListpack`) leave it out: one byte less per field and
+//!   per value, which moves a typical 10-field hash into the next smaller size class.
 //!
 //! The entries are one allocation, as Redis's listpack; its length and entry count (Redis's
 //! 6-byte header) live in the 16-byte handle instead, and Redis's end byte is not stored, so a
@@ -78,25 +80,29 @@ pub fn as_int(b: &[u8]) -> Option<i64> {
     if b.len() <= 20 { parse_i64(b) } else { None }
 }
 
-pub struct Listpack {
+/// `BACK`: whether entries carry a backlen (lists) or not (hashes, see the module doc).
+pub struct Listpack<const BACK: bool = true> {
     /// The encoded entries, in an allocation of `alloc_class(used)` bytes (dangling when empty).
     ptr: NonNull<u8>,
     used: u32,
     count: u32,
 }
 
-// SAFETY: a Listpack owns its allocation alone, like a Box<[u8]>.
-unsafe impl Send for Listpack {}
-unsafe impl Sync for Listpack {}
+/// A listpack walked only forward: its entries have no backlen (`header payload`).
+pub type ForwardListpack = Listpack<false>;
 
-impl Default for Listpack {
-    fn default() -> Listpack {
+// SAFETY: a Listpack owns its allocation alone, like a Box<[u8]>.
+unsafe impl<const BACK: bool> Send for Listpack<BACK> {}
+unsafe impl<const BACK: bool> Sync for Listpack<BACK> {}
+
+impl<const BACK: bool> Default for Listpack<BACK> {
+    fn default() -> Listpack<BACK> {
         Listpack { ptr: NonNull::dangling(), used: 0, count: 0 }
     }
 }
 
-impl Clone for Listpack {
-    fn clone(&self) -> Listpack {
+impl<const BACK: bool> Clone for Listpack<BACK> {
+    fn clone(&self) -> Listpack<BACK> {
         let mut copy = Listpack::new();
         copy.resize(self.bytes());
         copy.buf_mut().copy_from_slice(self.buf());
@@ -105,7 +111,7 @@ impl Clone for Listpack {
     }
 }
 
-impl Drop for Listpack {
+impl<const BACK: bool> Drop for Listpack<BACK> {
     fn drop(&mut self) {
         self.resize(0);
     }
@@ -127,15 +133,15 @@ fn alloc_class(n: usize) -> usize {
     }
 }
 
-impl PartialEq for Listpack {
-    fn eq(&self, other: &Listpack) -> bool {
+impl<const BACK: bool> PartialEq for Listpack<BACK> {
+    fn eq(&self, other: &Listpack<BACK>) -> bool {
         self.buf() == other.buf()
     }
 }
 
-impl Eq for Listpack {}
+impl<const BACK: bool> Eq for Listpack<BACK> {}
 
-impl std::fmt::Debug for Listpack {
+impl<const BACK: bool> std::fmt::Debug for Listpack<BACK> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
@@ -217,16 +223,21 @@ fn write_backlen(out: &mut [u8], l: usize) {
     }
 }
 
-/// Size of the whole entry (header, payload, backlen) that `v` becomes.
+/// Size of the whole entry (header, payload, backlen) that `v` becomes in a list's listpack.
 pub fn entry_size(v: &[u8]) -> usize {
+    entry_size_in::<true>(v)
+}
+
+/// Size of the entry `v` becomes: header and payload, and the backlen when `BACK`.
+fn entry_size_in<const BACK: bool>(v: &[u8]) -> usize {
     let mut hdr = [0u8; 9];
     let (n, payload) = encode(v, &mut hdr);
     let l = n + payload.map_or(0, <[u8]>::len);
-    l + backlen_size(l)
+    if BACK { l + backlen_size(l) } else { l }
 }
 
-/// Writes the entry `v` becomes into `out`, which is exactly `entry_size(v)` bytes.
-fn write_entry(v: &[u8], out: &mut [u8]) {
+/// Writes the entry `v` becomes into `out`, which is exactly `entry_size_in::<BACK>(v)` bytes.
+fn write_entry<const BACK: bool>(v: &[u8], out: &mut [u8]) {
     let mut hdr = [0u8; 9];
     let (n, payload) = encode(v, &mut hdr);
     out[..n].copy_from_slice(&hdr[..n]);
@@ -235,11 +246,13 @@ fn write_entry(v: &[u8], out: &mut [u8]) {
         out[n..n + p.len()].copy_from_slice(p);
         l += p.len();
     }
-    write_backlen(&mut out[l..], l);
+    if BACK {
+        write_backlen(&mut out[l..], l);
+    }
 }
 
-impl Listpack {
-    pub fn new() -> Listpack {
+impl<const BACK: bool> Listpack<BACK> {
+    pub fn new() -> Listpack<BACK> {
         Listpack::default()
     }
 
@@ -247,12 +260,6 @@ impl Listpack {
     fn buf(&self) -> &[u8] {
         // SAFETY: `ptr` holds `used` initialized bytes (or is dangling with `used` 0).
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.bytes()) }
-    }
-
-    /// The encoded entries, in Redis's listpack entry format (RDB writes them as they are,
-    /// between a listpack header and end byte).
-    pub fn encoded(&self) -> &[u8] {
-        self.buf()
     }
 
     fn buf_mut(&mut self) -> &mut [u8] {
@@ -356,7 +363,7 @@ impl Listpack {
                 _ => unreachable!("corrupt listpack header {h:#x}"),
             }
         };
-        (elem, off + l + backlen_size(l))
+        (elem, off + l + if BACK { backlen_size(l) } else { 0 })
     }
 
     /// Offset of the entry after the one at `off`.
@@ -364,39 +371,15 @@ impl Listpack {
         self.get(off).1
     }
 
-    /// Offset of the entry before the one that starts at (or the end at) `off`; None at 0.
-    pub fn prev(&self, off: usize) -> Option<usize> {
-        if off == 0 {
-            return None;
-        }
-        let mut pos = off - 1;
-        let mut l = 0usize;
-        let mut shift = 0;
-        loop {
-            let b = self.buf()[pos];
-            l |= ((b & 127) as usize) << shift;
-            if b & 128 == 0 {
-                break;
-            }
-            shift += 7;
-            pos -= 1;
-        }
-        Some(pos - l)
-    }
-
     pub fn first(&self) -> Option<usize> {
         (!self.is_empty()).then_some(0)
     }
 
-    pub fn last(&self) -> Option<usize> {
-        self.prev(self.bytes())
-    }
-
     /// Offset of the entry at `index` (0-based; the caller checks it is in range), walking
-    /// from whichever end is nearer.
+    /// from whichever end is nearer (from the front only without backlens).
     pub fn seek(&self, index: usize) -> usize {
         debug_assert!(index < self.len());
-        if index <= self.len() / 2 {
+        if !BACK || index <= self.len() / 2 {
             let mut off = 0;
             for _ in 0..index {
                 off = self.next(off);
@@ -405,19 +388,14 @@ impl Listpack {
         } else {
             let mut off = self.bytes();
             for _ in index..self.len() {
-                off = self.prev(off).expect("index in range");
+                off = self.prev_entry(off).expect("index in range");
             }
             off
         }
     }
 
-    pub fn iter(&self) -> Iter<'_> {
+    pub fn iter(&self) -> Iter<'_, BACK> {
         Iter { lp: self, off: 0 }
-    }
-
-    /// Entries from the last to the first.
-    pub fn iter_rev(&self) -> RevIter<'_> {
-        RevIter { lp: self, off: self.bytes() }
     }
 
     pub fn push_back(&mut self, v: &[u8]) {
@@ -430,10 +408,10 @@ impl Listpack {
 
     /// Inserts `v` as a new entry starting at `off` (before the entry there).
     pub fn insert_at(&mut self, off: usize, v: &[u8]) {
-        let size = entry_size(v);
+        let size = entry_size_in::<BACK>(v);
         let count = self.len();
         self.open_gap(off, size);
-        write_entry(v, &mut self.buf_mut()[off..off + size]);
+        write_entry::<BACK>(v, &mut self.buf_mut()[off..off + size]);
         self.set_count(count + 1);
     }
 
@@ -443,12 +421,12 @@ impl Listpack {
     /// of RSS per 10-field hash).
     pub fn extend_back<'v>(&mut self, items: impl Iterator<Item = &'v [u8]> + Clone) {
         let (old, count) = (self.bytes(), self.len());
-        let (added, n) = items.clone().fold((0, 0), |(b, n), v| (b + entry_size(v), n + 1));
+        let (added, n) = items.clone().fold((0, 0), |(b, n), v| (b + entry_size_in::<BACK>(v), n + 1));
         self.resize(old + added);
         let mut off = old;
         for v in items {
-            let size = entry_size(v);
-            write_entry(v, &mut self.buf_mut()[off..off + size]);
+            let size = entry_size_in::<BACK>(v);
+            write_entry::<BACK>(v, &mut self.buf_mut()[off..off + size]);
             off += size;
         }
         self.set_count(count + n);
@@ -473,14 +451,14 @@ impl Listpack {
     /// Replaces the entry at `off` with `v`; returns the offset after the new entry.
     pub fn replace(&mut self, off: usize, v: &[u8]) -> usize {
         let end = self.next(off);
-        let size = entry_size(v);
+        let size = entry_size_in::<BACK>(v);
         let old = end - off;
         if size > old {
             self.open_gap(end, size - old);
         } else if size < old {
             self.close_gap(off + size, end);
         }
-        write_entry(v, &mut self.buf_mut()[off..off + size]);
+        write_entry::<BACK>(v, &mut self.buf_mut()[off..off + size]);
         off + size
     }
 
@@ -506,7 +484,7 @@ impl Listpack {
     }
 
     /// Appends the raw entries of `other` after this one's.
-    pub fn append(&mut self, other: &Listpack) {
+    pub fn append(&mut self, other: &Listpack<BACK>) {
         let (old, count) = (self.bytes(), self.len());
         self.resize(old + other.bytes());
         self.buf_mut()[old..].copy_from_slice(other.buf());
@@ -514,7 +492,7 @@ impl Listpack {
     }
 
     /// Splits off the entries from `index` on into a new listpack.
-    pub fn split_off(&mut self, index: usize) -> Listpack {
+    pub fn split_off(&mut self, index: usize) -> Listpack<BACK> {
         let off = if index == self.len() { self.bytes() } else { self.seek(index) };
         let mut tail = Listpack::new();
         tail.resize(self.bytes() - off);
@@ -524,14 +502,59 @@ impl Listpack {
         self.set_count(index);
         tail
     }
+
+    /// With backlens: the offset of the entry before the one that starts at (or the end at)
+    /// `off`; None at 0.
+    fn prev_entry(&self, off: usize) -> Option<usize> {
+        debug_assert!(BACK, "only entries with a backlen can be walked backwards");
+        if off == 0 {
+            return None;
+        }
+        let mut pos = off - 1;
+        let mut l = 0usize;
+        let mut shift = 0;
+        loop {
+            let b = self.buf()[pos];
+            l |= ((b & 127) as usize) << shift;
+            if b & 128 == 0 {
+                break;
+            }
+            shift += 7;
+            pos -= 1;
+        }
+        Some(pos - l)
+    }
 }
 
-pub struct Iter<'a> {
-    lp: &'a Listpack,
+/// What only a listpack with backlens can do: walk backwards, and be written to an RDB as is.
+impl Listpack<true> {
+    /// The encoded entries, in Redis's listpack entry format (RDB writes them as they are,
+    /// between a listpack header and end byte).
+    pub fn encoded(&self) -> &[u8] {
+        self.buf()
+    }
+
+    /// Offset of the entry before the one that starts at (or the end at) `off`; None at 0.
+    pub fn prev(&self, off: usize) -> Option<usize> {
+        self.prev_entry(off)
+    }
+
+    pub fn last(&self) -> Option<usize> {
+        self.prev(self.bytes())
+    }
+
+    /// Entries from the last to the first.
+    pub fn iter_rev(&self) -> RevIter<'_> {
+        RevIter { lp: self, off: self.bytes() }
+    }
+}
+
+pub struct Iter<'a, const BACK: bool = true> {
+    lp: &'a Listpack<BACK>,
     off: usize,
 }
 
-impl<'a> Iterator for Iter<'a> {
+impl<'a, const BACK: bool> Iterator for Iter<'a, BACK> {
     type Item = Elem<'a>;
     fn next(&mut self) -> Option<Elem<'a>> {
         if self.off >= self.lp.bytes() {
@@ -561,7 +584,7 @@ impl<'a> Iterator for RevIter<'a> {
 mod tests {
     use super::*;
 
-    fn all(lp: &Listpack) -> Vec<Vec<u8>> {
+    fn all<const BACK: bool>(lp: &Listpack<BACK>) -> Vec<Vec<u8>> {
         lp.iter().map(|e| e.to_vec()).collect()
     }
 
@@ -665,10 +688,38 @@ mod tests {
         assert_eq!(many.prev(many.bytes()).map(|o| many.get(o).0), Some(Elem::Str(b"")));
     }
 
+    #[test]
+    fn forward_listpacks_leave_out_the_backlen() {
+        let values: [&[u8]; 6] = [b"5", b"1000", b"hello", &[b'a'; 200], b"field:0", b"value:123456"];
+        let mut fwd = ForwardListpack::new();
+        let mut back = Listpack::<true>::new();
+        fwd.extend_back(values.iter().copied());
+        back.extend_back(values.iter().copied());
+        assert_eq!(all(&fwd), all(&back));
+        // One byte less per entry (two for the 200-byte string, whose backlen takes two).
+        assert_eq!(back.bytes() - fwd.bytes(), values.len() + 1);
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(fwd.get(fwd.seek(i)).0.to_vec(), v.to_vec(), "index {i}");
+        }
+        // A 10-field hash of 7-byte fields and 12-byte values: 230 bytes with backlens (the
+        // 256-byte class), 210 without (224).
+        let mut hash = ForwardListpack::new();
+        for i in 0..10 {
+            hash.push_back(format!("field:{i}").as_bytes());
+            hash.push_back(b"value:123456");
+        }
+        assert_eq!((hash.bytes(), hash.heap_bytes()), (210, 224));
+    }
+
     /// Random edits against a `Vec` model: the header, the size classes and every gap move
     /// must keep the entries intact.
     #[test]
     fn random_edits_match_a_model() {
+        random_edits::<true>();
+        random_edits::<false>();
+    }
+
+    fn random_edits<const BACK: bool>() {
         let mut rng = 0x1234_5678_u64;
         let mut next = move |n: u64| {
             rng ^= rng << 13;
@@ -676,7 +727,7 @@ mod tests {
             rng ^= rng << 17;
             rng % n
         };
-        let mut lp = Listpack::new();
+        let mut lp = Listpack::<BACK>::new();
         let mut model: Vec<Vec<u8>> = Vec::new();
         for step in 0..5000 {
             let v = match next(4) {
@@ -734,7 +785,7 @@ mod tests {
         for n in 1..100_000 {
             assert!(alloc_class(n) >= n && alloc_class(n) >= alloc_class(n - 1), "{n}");
         }
-        let mut lp = Listpack::new();
+        let mut lp = Listpack::<true>::new();
         lp.push_back(b"hello");
         assert_eq!(lp.heap_bytes(), 8);
         lp.delete(0);
