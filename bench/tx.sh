@@ -6,12 +6,13 @@
 # Two parts (PARTS=mix,mset), each run REPS times, medians printed:
 #   mix   shardis --threads 2 on cores 0,1; a 1:1 SET:GET mix, and variants of it:
 #           a  pure SET:GET
-#           b  the same with MSET_PCT % of the requests an MSET of 4 random keys from the same
-#              key space (spread over both shards unless all 4 hash to one: 7 in 8 are
-#              cross-shard transactions; and they conflict with the GETs and SETs)
-#           c  control: the same share of MSETs of 4 keys that live on ONE shard (hash tags
-#              {s2} -> shard 0, {s0} -> shard 1, half each), so they run at once, no transaction:
-#              c vs b separates the transaction machinery from the extra work an MSET is
+#           b  the same with MSET_PCT % of the requests an MSET of MIX_MSET_KEYS (default 4)
+#              keys from the same key space, every one a cross-shard transaction: the keys carry
+#              the hash tags {s2} (shard 0) and {s0} (shard 1) in turn, so each MSET spans both
+#              shards (their keys {s2}:K and {s0}:K are not the GETs' and SETs' keys)
+#           c  control: the same share of MSETs of as many keys that live on ONE shard (all
+#              {s2} or all {s0}, half each), so they run at once, no transaction: c vs b
+#              separates the transaction machinery from the extra work an MSET is
 #         The variants are interleaved (a b c a b c ...) on one server so drift hits all alike.
 #         Reported: single-key (GET+SET) ops/s per variant, b/a, c/a, and MSET/s.
 #   mset  MSET of 4 keys only, shardis --threads 1, 2 and 4 (MSET_THREADS), pipeline 1 and 16.
@@ -37,6 +38,7 @@ REPS=${REPS:-3}
 CONNS=${CONNS:-50}
 KEYS=${KEYS:-100000}
 MSET_PCT=${MSET_PCT:-5}
+MIX_MSET_KEYS=${MIX_MSET_KEYS:-4}
 MIX_PIPELINES=${MIX_PIPELINES:-"1 16"}
 MSET_THREADS=${MSET_THREADS:-"1 2 4"}
 MSET_PIPELINES=${MSET_PIPELINES:-"1 16"}
@@ -120,7 +122,7 @@ load() {
 
 declare -A R
 
-mset4() { # mset4 TAG1 TAG2 TAG3 TAG4 ("" for none): an MSET of 4 keys
+mset4() { # mset4 TAG... ("" for none): an MSET of one key per tag
   local cmd=MSET t
   for t in "$@"; do
     if [ -n "$t" ]; then cmd+=" {$t}:__key__ __data__"; else cmd+=" __key__ __data__"; fi
@@ -131,15 +133,22 @@ mset4() { # mset4 TAG1 TAG2 TAG3 TAG4 ("" for none): an MSET of 4 keys
 if [[ ,$PARTS, == *,mix,* ]]; then
   server 2 0,1 mix preload
   single=$((100 - MSET_PCT))
+  # tags TAG_A TAG_B: MIX_MSET_KEYS tags alternating between the two
+  tags() { local i out=(); for ((i = 0; i < MIX_MSET_KEYS; i++)); do if ((i % 2)); then out+=("$2"); else out+=("$1"); fi; done; echo "${out[@]}"; }
+  # shellcheck disable=SC2046 # one word per tag
+  cross=$(mset4 $(tags s2 s0))
+  # shellcheck disable=SC2046
+  one0=$(mset4 $(tags s2 s2))
+  # shellcheck disable=SC2046
+  one1=$(mset4 $(tags s0 s0))
   base=(--command "SET __key__ __data__" --command-ratio "$single" --command "GET __key__" --command-ratio "$single")
   for P in $MIX_PIPELINES; do
     for r in $(seq 1 "$REPS"); do
       for v in a b c; do
         case $v in
           a) extra=() ;;
-          b) extra=(--command "$(mset4 "" "" "" "")" --command-ratio $((2 * MSET_PCT))) ;;
-          c) extra=(--command "$(mset4 s2 s2 s2 s2)" --command-ratio "$MSET_PCT"
-                    --command "$(mset4 s0 s0 s0 s0)" --command-ratio "$MSET_PCT") ;;
+          b) extra=(--command "$cross" --command-ratio $((2 * MSET_PCT))) ;;
+          c) extra=(--command "$one0" --command-ratio "$MSET_PCT" --command "$one1" --command-ratio "$MSET_PCT") ;;
         esac
         load "mix-$v-P$P-r$r" 0,1 2 "$P" "${base[@]}" "${extra[@]}"
         read -r s m _ _ _ <<<"$LOAD_RESULT"
@@ -181,7 +190,7 @@ echo "connection), 32-byte values, median of $REPS runs. 2-core machine: the gen
 if [[ ,$PARTS, == *,mix,* ]]; then
   echo
   echo "1) single-key SET:GET 1:1, shardis --threads 2 (cores 0,1), generator 2 threads on cores 0,1"
-  echo "   a: pure   b: +${MSET_PCT}% MSET of 4 random keys (cross-shard)   c: +${MSET_PCT}% MSET of 4 keys on one shard"
+  echo "   a: pure   b: +${MSET_PCT}% MSET of $MIX_MSET_KEYS keys on both shards (all cross-shard)   c: +${MSET_PCT}% MSET of $MIX_MSET_KEYS keys on one shard"
   printf '%-4s %11s %11s %6s %9s %11s %6s %9s\n' P a-single b-single b/a b-MSET/s c-single c/a c-MSET/s
   for P in $MIX_PIPELINES; do
     a=$(med "${R[mix,a,$P,s]}"); b=$(med "${R[mix,b,$P,s]}"); c=$(med "${R[mix,c,$P,s]}")
