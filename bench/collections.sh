@@ -21,6 +21,10 @@
 #   PARTS="mem tput"  DATASETS="hash set zset smallhash"  NMEM=1000000 NSMALL=1000000
 #   N=1000000 C=50 R=100000 REPS=3 PIPELINES="1 16" TESTS=lpush,lpop,zadd,hset
 #   SERVER_CORE=0 CLIENT_CORE=1 BUILD= (BUILD=1: cargo build --release first)
+#   LOADGEN=redis-benchmark | shardis-benchmark: with shardis-benchmark (faster: at pipeline
+#   16 redis-benchmark itself tops out near 1.2-1.4M rps) LPUSH, LPOP, HSET and ZRANGE send
+#   the same commands as redis-benchmark's tests (3-byte values, fields element:1..R); ZADD
+#   stays with redis-benchmark, whose random scores make every request a real update.
 #   QUIET_PCT=15 QUIET_WAIT=120 (wait for an idle machine before each throughput run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,12 +40,15 @@ R=${R:-100000}
 REPS=${REPS:-3}
 PIPELINES=${PIPELINES:-"1 16"}
 TESTS=${TESTS:-lpush,lpop,zadd,hset}
+LOADGEN=${LOADGEN:-redis-benchmark}
+SB=target/release/shardis-benchmark
 SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
 OUT=${OUT:-$(mktemp -d /tmp/collections.XXXXXX)}
 mkdir -p "$OUT"
 
 need redis-server redis-benchmark redis-cli taskset ss awk ps
+[ "$LOADGEN" != shardis-benchmark ] || [ -x "$SB" ] || die "no $SB (cargo build --release)"
 TARGET=${1:-target/release/shardis}
 if [ -n "${BUILD:-}" ]; then
   cargo build --release >&2 || die "cargo build --release failed"
@@ -154,10 +161,30 @@ report_mem() {
 declare -A RES
 TEST_NAMES=()
 
+# sb_rps PORT P COMMAND : one shardis-benchmark run of COMMAND, its ops/s
+sb_rps() {
+  timeout 600 taskset -c "$CLIENT_CORE" "$SB" -p "$1" -t 1 -c "$C" -n $((N / C)) --pipeline "$2" \
+    --key-maximum "$R" --key-prefix element: -d 3 --distinct-client-seed --command "$3" --csv 2>/dev/null |
+    awk -F, '$1 == "commands" && $3 != "Totals" { printf "%.2f\n", $4 }' | tail -1
+}
+
 # bench_one PORT P : one run of every test at pipeline depth P, "TEST rps" lines
 bench_one() {
   local port=$1 P=$2
   local t
+  if [ "$LOADGEN" = shardis-benchmark ]; then
+    for t in ${TESTS//,/ }; do
+      case $t in
+        lpush) echo "LPUSH $(sb_rps "$port" "$P" "LPUSH mylist __data__")" ;;
+        lpop) echo "LPOP $(sb_rps "$port" "$P" "LPOP mylist")" ;;
+        hset) echo "HSET $(sb_rps "$port" "$P" "HSET myhash __key__ __data__")" ;;
+        *) timeout 600 taskset -c "$CLIENT_CORE" redis-benchmark -p "$port" -t "$t" \
+          -c "$C" -n "$N" -r "$R" -q -P "$P" 2>&1 | rps_of || true ;;
+      esac
+    done
+    echo "ZRANGE_0_9 $(sb_rps "$port" "$P" "ZRANGE myzset 0 9")"
+    return
+  fi
   # One redis-benchmark per test, in the order given (lpush fills the list lpop empties, zadd
   # fills the sorted set of about R members that ZRANGE reads), so a test that fails (an error
   # reply makes redis-benchmark exit) costs only its own row.
@@ -201,8 +228,9 @@ run_loads() {
 
 report_tput() {
   echo
-  echo "redis-benchmark: $TESTS + ZRANGE myzset 0 9, $C connections, $N requests, $R keys, median of $REPS runs"
-  echo "redis-server and shardis --threads 1 pinned to core $SERVER_CORE; redis-benchmark pinned to core $CLIENT_CORE"
+  echo "$LOADGEN: $TESTS + ZRANGE myzset 0 9, $C connections, $N requests, $R keys, median of $REPS runs"
+  [ "$LOADGEN" = shardis-benchmark ] && echo "(ZADD with redis-benchmark)"
+  echo "redis-server and shardis --threads 1 pinned to core $SERVER_CORE; the generator pinned to core $CLIENT_CORE"
   printf '%-12s %4s %12s %12s %8s\n' test P redis shardis shardis/redis
   local t P red s1
   for t in "${TEST_NAMES[@]}"; do
