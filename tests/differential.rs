@@ -107,6 +107,28 @@ fn strings_script() -> Script {
         .xa(&[b"GET", b"sp ace"]);
     let long = "x".repeat(5000);
     s.x(&format!("SET long {long}")).x("GET long").x("STRLEN long");
+    // Same-sized values (shardis overwrites those in place): content, encoding and TTL must
+    // come out as a fresh SET's, also after an APPEND and with TTLs on either side.
+    for (n, c) in [(32, 'a'), (32, 'b'), (100, 'c'), (100, 'd')] {
+        let v = c.to_string().repeat(n);
+        s.x(&format!("SET same{n} {v}"))
+            .x(&format!("GET same{n}"))
+            .x(&format!("OBJECT ENCODING same{n}"))
+            .x(&format!("TTL same{n}"));
+    }
+    s.lines(
+        "SET same32 12345678901234567890123456789012 EX 100
+         TTL same32
+         SET same32 abcdefghijabcdefghijabcdefghij12
+         TTL same32
+         GET same32
+         APPEND same100 x
+         SET same100 eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee
+         GET same100
+         OBJECT ENCODING same100
+         MSET same32 ffffffffffffffffffffffffffffffff same100 gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg
+         MGET same32 same100",
+    );
 
     // --- GETEX -----------------------------------------------------------
     s.lines(

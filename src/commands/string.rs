@@ -357,9 +357,8 @@ fn set_generic(
 ) -> CmdResult {
     // Plain SET overwrites whatever is there: no need to look first.
     if !opts.get && !opts.nx && !opts.xx && !opts.keepttl {
-        let mut entry = ctx.new_entry(Value::from_bytes(value));
-        entry.expire_at_ms = at.unwrap_or(0);
-        ctx.db().insert(key, entry);
+        let stamp = ctx.new_entry(Value::Str(Str::Int(0)));
+        ctx.db().set_string(key, value, at.unwrap_or(0), stamp);
         match replies {
             Replies::OkOrNull => out.ok(),
             Replies::OneOrZero => out.int(1),
@@ -398,8 +397,8 @@ fn check_pairs(args: Args, name: &str) -> CmdResult {
 
 fn set_pairs(ctx: &mut Ctx, args: Args) {
     for i in (1..args.len()).step_by(2) {
-        let entry = ctx.new_entry(Value::from_bytes(args.get(i + 1)));
-        ctx.db().insert(args.get(i), entry);
+        let stamp = ctx.new_entry(Value::Str(Str::Int(0)));
+        ctx.db().set_string(args.get(i), args.get(i + 1), 0, stamp);
     }
 }
 

@@ -88,6 +88,25 @@ impl Db {
         }
     }
 
+    /// SET's store: `value` under `key`, expiring at `at` (0: never), as the entry `stamp`
+    /// describes (access time, snapshot epoch; its value is not used). A string of the same
+    /// form and size with no TTL on either side is overwritten in place (`Str::overwrite`);
+    /// anything else is replaced by a new entry.
+    pub fn set_string(&mut self, key: &[u8], value: &[u8], at: u64, stamp: Entry) {
+        if at == 0
+            && let Some(e) = self.dict.get_mut(key)
+            && e.expire_at_ms == 0
+            && let Value::Str(s) = &mut e.value
+            && s.overwrite(value)
+        {
+            e.access_secs = stamp.access_secs;
+            e.version = stamp.version;
+            return;
+        }
+        let entry = Entry { value: Value::from_bytes(value), expire_at_ms: at, ..stamp };
+        self.insert(key, entry);
+    }
+
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let entry = self.dict.remove_value(key)?;
         if entry.expire_at_ms != 0 {

@@ -95,6 +95,20 @@ impl Str {
         }
     }
 
+    /// Overwrites the string with `b` in its own allocation when a fresh `from_bytes(b)` would
+    /// take the same form and size (a cache's SET of a same-sized value): no allocation and no
+    /// free. Raw strings qualify only without spare capacity (APPEND leaves some), which a
+    /// fresh copy would not keep. False, and nothing changed, otherwise.
+    pub fn overwrite(&mut self, b: &[u8]) -> bool {
+        match self {
+            // 23-44 bytes: never an integer (at most 20 characters), always embedded.
+            Str::Emb(old) if old.len() == b.len() => old.copy_from_slice(b),
+            Str::Raw(old) if old.len() == b.len() && old.capacity() == b.len() => old.copy_from_slice(b),
+            _ => return false,
+        }
+        true
+    }
+
     /// Calls `f` with the string's bytes; integers are formatted on the stack.
     pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
@@ -154,6 +168,31 @@ mod tests {
         assert_eq!(Value::Str(s).encoding(), "embstr");
         assert!(matches!(Str::from_bytes(&[b'x'; 23]), Str::Emb(_)));
         assert!(matches!(Str::from_bytes(&[b'x'; 45]), Str::Raw(_)));
+    }
+
+    /// In place exactly when a fresh string would have the same form and size.
+    #[test]
+    fn overwrite_in_place_only_when_a_fresh_copy_would_match() {
+        let same = |old: &[u8], new: &[u8]| {
+            let mut s = Str::from_bytes(old);
+            let done = s.overwrite(new);
+            if done {
+                assert_eq!(s, Str::from_bytes(new), "in place must equal a fresh copy");
+            } else {
+                assert_eq!(s, Str::from_bytes(old), "a refusal changes nothing");
+            }
+            done
+        };
+        assert!(same(&[b'a'; 32], &[b'b'; 32]));
+        assert!(same(&[b'a'; 100], &[b'b'; 100]));
+        assert!(!same(&[b'a'; 32], &[b'b'; 33]));
+        assert!(!same(b"hello", b"world"), "inline strings are rewritten whole");
+        assert!(!same(b"12345", b"54321"), "integers too");
+        let mut appended = Str::Raw(Vec::with_capacity(200));
+        if let Str::Raw(v) = &mut appended {
+            v.extend_from_slice(&[b'a'; 100]);
+        }
+        assert!(!appended.overwrite(&[b'b'; 100]), "spare capacity is not kept");
     }
 
     /// A small collection lives inside its entry: no box between the key and its elements.
