@@ -166,8 +166,7 @@ fn getdel(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
 fn getset(ctx: &mut Ctx, args: Args, out: &mut Out) -> CmdResult {
     let key = args.get(1);
     reply_value(out, read(ctx, key)?);
-    let entry = ctx.new_entry(Value::from_bytes(args.get(2)));
-    ctx.db().insert(key, entry);
+    ctx.set_string(key, args.get(2), 0);
     Ok(())
 }
 
@@ -357,8 +356,7 @@ fn set_generic(
 ) -> CmdResult {
     // Plain SET overwrites whatever is there: no need to look first.
     if !opts.get && !opts.nx && !opts.xx && !opts.keepttl {
-        let stamp = ctx.new_entry(Value::Str(Str::Int(0)));
-        ctx.db().set_string(key, value, at.unwrap_or(0), stamp);
+        ctx.set_string(key, value, at.unwrap_or(0));
         match replies {
             Replies::OkOrNull => out.ok(),
             Replies::OneOrZero => out.int(1),
@@ -372,13 +370,12 @@ fn set_generic(
     let old_expire = lookup_write(ctx, key).map(|e| e.expire_at_ms);
     let written = !((opts.nx && old_expire.is_some()) || (opts.xx && old_expire.is_none()));
     if written {
-        let mut entry = ctx.new_entry(Value::from_bytes(value));
-        entry.expire_at_ms = match at {
+        let at = match at {
             Some(at) => at,
             None if opts.keepttl => old_expire.unwrap_or(0),
             None => 0,
         };
-        ctx.db().insert(key, entry);
+        ctx.set_string(key, value, at);
     }
     if !opts.get {
         match (replies, written) {
@@ -397,8 +394,7 @@ fn check_pairs(args: Args, name: &str) -> CmdResult {
 
 fn set_pairs(ctx: &mut Ctx, args: Args) {
     for i in (1..args.len()).step_by(2) {
-        let stamp = ctx.new_entry(Value::Str(Str::Int(0)));
-        ctx.db().set_string(args.get(i), args.get(i + 1), 0, stamp);
+        ctx.set_string(args.get(i), args.get(i + 1), 0);
     }
 }
 

@@ -350,7 +350,7 @@ impl Aof {
         if sync { self.synced.get() >= off } else { self.written.get() >= off }
     }
 
-    /// Whether replies must wait for an fsync (`always`) or only tx hops for a write.
+    /// Whether replies wait for an fsync (`always`) or only for the write (`everysec`, `no`).
     pub fn replies_wait_for_sync(&self) -> bool {
         self.policy.get() == Fsync::Always
     }

@@ -88,22 +88,21 @@ impl Db {
         }
     }
 
-    /// SET's store: `value` under `key`, expiring at `at` (0: never), as the entry `stamp`
-    /// describes (access time, snapshot epoch; its value is not used). A string of the same
-    /// form and size with no TTL on either side is overwritten in place (`Str::overwrite`);
-    /// anything else is replaced by a new entry.
-    pub fn set_string(&mut self, key: &[u8], value: &[u8], at: u64, stamp: Entry) {
+    /// SET's store: `value` under `key`, expiring at `at` (0: never), with the entry's access
+    /// time and snapshot epoch. A string of the same form and size with no TTL on either side
+    /// is overwritten in place (`Str::overwrite`); anything else is replaced by a new entry.
+    pub fn set_string(&mut self, key: &[u8], value: &[u8], at: u64, access_secs: u32, version: u32) {
         if at == 0
             && let Some(e) = self.dict.get_mut(key)
             && e.expire_at_ms == 0
             && let Value::Str(s) = &mut e.value
             && s.overwrite(value)
         {
-            e.access_secs = stamp.access_secs;
-            e.version = stamp.version;
+            e.access_secs = access_secs;
+            e.version = version;
             return;
         }
-        let entry = Entry { value: Value::from_bytes(value), expire_at_ms: at, ..stamp };
+        let entry = Entry { value: Value::from_bytes(value), expire_at_ms: at, access_secs, version };
         self.insert(key, entry);
     }
 

@@ -174,6 +174,12 @@ impl Ctx<'_> {
             version: crate::persistence::cow::current_epoch(),
         }
     }
+
+    /// SET's store of `value` under `key`, expiring at `at` (0: never): see `Db::set_string`.
+    pub fn set_string(&mut self, key: &[u8], value: &[u8], at: u64) {
+        let (access_secs, version) = (self.clock_secs(), crate::persistence::cow::current_epoch());
+        self.db().set_string(key, value, at, access_secs, version);
+    }
 }
 
 pub fn now_ms() -> u64 {
