@@ -16,6 +16,7 @@ use crate::server::core::Core;
 use crate::shard::{Ctx, now_ms};
 use crate::tx::TxId;
 use crate::tx::coordinator::{self as txc, Footprint};
+use crate::tx::queue::LockKey;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -130,33 +131,55 @@ pub fn split_into_pipeline(
     args: Args,
     pipe: &mut Pipeline,
 ) -> bool {
-    let Exec::Multi(_, how) = table()[cmd_index].exec else { return false };
+    let cmd = &table()[cmd_index];
+    let Exec::Multi(_, how) = cmd.exec else { return false };
     if core.aof.get().is_some() {
         return false;
     }
-    let groups = group_keys(core, cmd_index, args);
-    let Some(other) = groups.keys().copied().find(|&s| s != core.id) else { return false };
-    if groups.len() != 2 || !groups.contains_key(&core.id) {
-        return false;
-    }
-    let mut fp = split_footprint(cmd_index, client.db, args, &groups);
-    let local_keys = fp.remove(&core.id).map(|l| l.keys).unwrap_or_default();
-    let remote_keys = fp.remove(&other).map(|l| l.keys).unwrap_or_default();
-    let tx = super::schedule_here(core, local_keys, false);
-    let remote = sub_command(cmd_index, args, &groups[&other]);
-    let split = Split {
+    let Some((here, there, other)) = two_shard_positions(core, cmd_index, args) else { return false };
+    let write = cmd.flags & commands::WRITE != 0;
+    let locks = |positions: &[usize]| -> Vec<LockKey> {
+        positions.iter().map(|&p| LockKey::new(client.db, args.get(p), write)).collect()
+    };
+    let tx = super::schedule_here(core, locks(&here), false);
+    let remote_keys = locks(&there);
+    let remote = sub_command_args(cmd_index, args, &there);
+    let index = pipe.push_part(other, client.db, client.resp3, cmd_index, remote, tx, remote_keys);
+    let local = OwnedArgs::from_slices(sub_command_args(cmd_index, args, &here));
+    let positions = if core.id < other { [here, there] } else { [there, here] };
+    pipe.push_split(Split {
         shard: other,
         tx,
         cmd: cmd_index,
-        local: sub_command(cmd_index, args, &groups[&core.id]),
+        local,
         full: OwnedArgs::from_slices(args.iter()),
-        positions: groups.into_values().collect(),
+        positions,
         how,
-        index: 0,
+        index,
         local_reply: None,
-    };
-    pipe.push_split(client.db, client.resp3, &remote, remote_keys, split);
+    });
     true
+}
+
+/// The key positions of a command whose keys live on this shard and exactly one other: (this
+/// shard's, the other's, the other shard). None for any other spread.
+fn two_shard_positions(core: &Core, cmd_index: usize, args: Args) -> Option<(Vec<usize>, Vec<usize>, usize)> {
+    let (mut here, mut there, mut other) = (Vec::new(), Vec::new(), None);
+    for i in table()[cmd_index].keys(args) {
+        let shard = key_shard(args.get(i), core.shards);
+        if shard == core.id {
+            here.push(i);
+        } else if other.is_none_or(|o| o == shard) {
+            other = Some(shard);
+            there.push(i);
+        } else {
+            return None;
+        }
+    }
+    if here.is_empty() {
+        return None;
+    }
+    Some((here, there, other?))
 }
 
 /// Runs a whole command on one shard, outside any transaction.
@@ -215,19 +238,19 @@ pub async fn run_in_tx(
 /// Builds the part of a multi-key command for one shard: its name and, for each of its key
 /// positions, the key and the arguments that belong to it (MSET's values).
 fn sub_command(cmd_index: usize, args: Args, positions: &[usize]) -> OwnedArgs {
+    OwnedArgs::from_slices(sub_command_args(cmd_index, args, positions))
+}
+
+/// The arguments of `sub_command`, borrowed.
+fn sub_command_args<'a>(
+    cmd_index: usize,
+    args: Args<'a>,
+    positions: &'a [usize],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
     let step = table()[cmd_index].step.max(1) as usize;
-    let mut sub = OwnedArgs::from_slices([args.get(0)]);
-    if positions.is_empty() {
-        for a in args.iter().skip(1) {
-            sub.push(a);
-        }
-    }
-    for &p in positions {
-        for i in p..(p + step).min(args.len()) {
-            sub.push(args.get(i));
-        }
-    }
-    sub
+    let all = positions.is_empty().then(|| 1..args.len()).into_iter().flatten();
+    let picked = positions.iter().flat_map(move |&p| p..(p + step).min(args.len()));
+    std::iter::once(0).chain(all).chain(picked).map(move |i| args.get(i))
 }
 
 /// The footprint of a command whose key positions are grouped per shard (AllShards commands
@@ -331,7 +354,7 @@ pub async fn run_split(
     if logged {
         scope.end(core, &fp, true).await;
     }
-    let ordered: Vec<Vec<u8>> = replies.into_values().collect();
+    let ordered: Vec<&[u8]> = replies.values().map(Vec::as_slice).collect();
     let positions: Vec<Vec<usize>> = groups.into_values().collect();
     merge::merge(how, &ordered, &positions, out);
 }

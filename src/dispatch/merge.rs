@@ -60,7 +60,7 @@ fn int_of(reply: &[u8]) -> i64 {
 
 /// Merges per-shard replies. `replies[i]` answered the keys at argument positions
 /// `positions[i]` (for `PerKeyArray`); the first error reply wins.
-pub fn merge(how: Merge, replies: &[Vec<u8>], positions: &[Vec<usize>], out: &mut Out) {
+pub fn merge(how: Merge, replies: &[&[u8]], positions: &[Vec<usize>], out: &mut Out) {
     if let Some(err) = replies.iter().find(|r| r.first() == Some(&b'-')) {
         out.raw(err);
         return;
@@ -105,10 +105,10 @@ mod tests {
         assert_eq!(value_len(b"*2\r\n$1\r\na\r\n$-1\r\nXX"), Some(16));
         assert_eq!(value_len(b"%1\r\n+a\r\n:1\r\n"), Some(12));
         let mut out = Out::new(false);
-        merge(Merge::SumInts, &[b":2\r\n".to_vec(), b":3\r\n".to_vec()], &[], &mut out);
+        merge(Merge::SumInts, &[b":2\r\n", b":3\r\n"], &[], &mut out);
         assert_eq!(out.buf, b":5\r\n");
         let mut out = Out::new(false);
-        let replies = [b"*2\r\n$1\r\na\r\n$1\r\nc\r\n".to_vec(), b"*1\r\n$-1\r\n".to_vec()];
+        let replies: [&[u8]; 2] = [b"*2\r\n$1\r\na\r\n$1\r\nc\r\n", b"*1\r\n$-1\r\n"];
         merge(Merge::PerKeyArray, &replies, &[vec![1, 3], vec![2]], &mut out);
         assert_eq!(out.buf, b"*3\r\n$1\r\na\r\n$-1\r\n$1\r\nc\r\n");
     }

@@ -207,11 +207,12 @@ pub fn admitted(core: &Core, cmd_index: usize, db: usize, args: Args) -> bool {
 }
 
 /// Schedules a transaction on this shard alone, retrying with newer ids until it is taken.
-pub fn schedule_here(core: &Core, locks: Vec<LockKey>, shard_wide: bool) -> TxId {
+pub fn schedule_here(core: &Core, mut locks: Vec<LockKey>, shard_wide: bool) -> TxId {
     loop {
         let tx = crate::tx::next_id();
-        if core.txq.schedule(tx, locks.clone(), shard_wide) {
-            return tx;
+        match core.txq.schedule_or_return(tx, locks, shard_wide) {
+            Ok(()) => return tx,
+            Err(refused) => locks = refused,
         }
     }
 }

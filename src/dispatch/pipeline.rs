@@ -40,9 +40,9 @@ pub struct Split {
     /// The whole command, to run as a scheduled transaction if the other shard handed it back.
     pub full: OwnedArgs,
     /// For merging the two replies: each part's key positions, in shard order.
-    pub positions: Vec<Vec<usize>>,
+    pub positions: [Vec<usize>; 2],
     pub how: Merge,
-    /// The other part's index in its batch (set by `push_split`).
+    /// The other part's index in its batch (from `push_part`).
     pub index: u32,
     /// This shard's reply, once its half has run.
     pub local_reply: Option<Vec<u8>>,
@@ -106,23 +106,32 @@ impl Pipeline {
         self.pieces.push(Piece::Remote { shard: shard as u16, index });
     }
 
-    /// Queues a split transaction (see the module doc); `remote` is the other shard's part,
-    /// `split.tx` is already scheduled on this shard with this part's keys.
-    pub fn push_split(
+    /// Queues the other shard's part of split transaction `tx` (see the module doc) in that
+    /// shard's batch, with its keys; returns its index there. `tx` is already scheduled on
+    /// this shard with this part's keys; `push_split` then queues this shard's part.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_part<'a>(
         &mut self,
+        shard: usize,
         db: usize,
         resp3: bool,
-        remote: &OwnedArgs,
+        cmd: usize,
+        args: impl Iterator<Item = &'a [u8]>,
+        tx: TxId,
         keys: Vec<LockKey>,
-        mut split: Split,
-    ) {
-        let batch = self.batches[split.shard].get_or_insert_with(|| Batch::new(db, resp3));
-        split.index = batch.cmds.len() as u32;
-        batch.push(split.cmd, remote.args().iter());
-        batch.parts.push(TxPart { at: split.index, tx: split.tx, keys });
-        if !std::mem::replace(&mut self.split_shards[split.shard], true) {
+    ) -> u32 {
+        let batch = self.batches[shard].get_or_insert_with(|| Batch::new(db, resp3));
+        let at = batch.cmds.len() as u32;
+        batch.push(cmd, args);
+        batch.parts.push(TxPart { at, tx, keys });
+        if !std::mem::replace(&mut self.split_shards[shard], true) {
             self.eager += 1;
         }
+        at
+    }
+
+    /// Queues this shard's part of a split transaction whose other part `push_part` queued.
+    pub fn push_split(&mut self, split: Split) {
         self.pieces.push(Piece::Split(Box::new(split)));
     }
 
@@ -191,8 +200,9 @@ impl Pipeline {
                 }
                 Piece::Split(mut split) => match split.local_reply.take() {
                     Some(local) => {
-                        let remote = self.replies[split.shard].reply(split.index).to_vec();
-                        let replies = if core.id < split.shard { [local, remote] } else { [remote, local] };
+                        let remote = self.replies[split.shard].reply(split.index);
+                        let replies =
+                            if core.id < split.shard { [&local[..], remote] } else { [remote, &local[..]] };
                         merge::merge(split.how, &replies, &split.positions, out);
                     }
                     None => {

@@ -7,10 +7,10 @@
 //! is granted or at the head of the queue.
 
 use super::TxId;
-use ahash::AHashMap;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -63,21 +63,23 @@ const HISTORY_BUCKETS: usize = 16384;
 /// memory of who already ran, so a late transaction with a smaller id is never put after
 /// one that conflicts with it and has already run (a bucket collision only costs a retry).
 struct History {
-    writers: Vec<TxId>,
-    readers: Vec<TxId>,
+    /// Per bucket: the largest concluded ids of writers and of readers, side by side so a
+    /// key's check touches one cache line.
+    buckets: Vec<Concluded>,
     /// Largest concluded id of any transaction, and of whole-shard ones.
     any: TxId,
     shard_wide: TxId,
 }
 
+#[derive(Default, Clone, Copy)]
+struct Concluded {
+    writers: TxId,
+    readers: TxId,
+}
+
 impl Default for History {
     fn default() -> Self {
-        History {
-            writers: vec![0; HISTORY_BUCKETS],
-            readers: vec![0; HISTORY_BUCKETS],
-            any: 0,
-            shard_wide: 0,
-        }
+        History { buckets: vec![Concluded::default(); HISTORY_BUCKETS], any: 0, shard_wide: 0 }
     }
 }
 
@@ -94,8 +96,8 @@ impl History {
         }
         tx < self.shard_wide
             || keys.iter().any(|k| {
-                let b = bucket(k.id);
-                tx < self.writers[b] || (k.write && tx < self.readers[b])
+                let b = &self.buckets[bucket(k.id)];
+                tx < b.writers || (k.write && tx < b.readers)
             })
     }
 
@@ -105,19 +107,56 @@ impl History {
             self.shard_wide = self.shard_wide.max(tx);
         }
         for k in keys {
-            let b = bucket(k.id);
-            let slot = if k.write { &mut self.writers[b] } else { &mut self.readers[b] };
+            let b = &mut self.buckets[bucket(k.id)];
+            let slot = if k.write { &mut b.writers } else { &mut b.readers };
             *slot = (*slot).max(tx);
         }
     }
 }
 
+/// Hashes a `DbKey`, already a well-mixed 64-bit hash, to itself.
+#[derive(Default)]
+struct KeyIdHasher(u64);
+
+impl Hasher for KeyIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The scheduled transactions, in id order. Short (the transactions in flight on one shard)
+/// and nearly always appended to at the back, so a sorted deque beats a tree.
+#[derive(Default)]
+struct Queue(VecDeque<(TxId, Scheduled)>);
+
+impl Queue {
+    fn position(&self, tx: TxId) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&tx, |e| e.0)
+    }
+
+    fn get_mut(&mut self, tx: TxId) -> Option<&mut Scheduled> {
+        self.position(tx).ok().map(|i| &mut self.0[i].1)
+    }
+
+    fn tail(&self) -> Option<TxId> {
+        self.0.back().map(|e| e.0)
+    }
+}
+
 #[derive(Default)]
 pub struct TxQueue {
-    intents: RefCell<AHashMap<DbKey, Intent>>,
+    intents: RefCell<HashMap<DbKey, Intent, BuildHasherDefault<KeyIdHasher>>>,
     /// Scheduled transactions that lock the whole shard (FLUSHALL, SWAPDB, KEYS...).
     shard_wide: Cell<u32>,
-    queue: RefCell<BTreeMap<TxId, Scheduled>>,
+    queue: RefCell<Queue>,
     history: RefCell<History>,
     /// Scheduling attempts taken and refused here (INFO stats).
     pub scheduled: Cell<u64>,
@@ -131,7 +170,7 @@ pub struct TxQueue {
 impl TxQueue {
     /// No transaction is scheduled here: every command may run at once (the hot-path check).
     pub fn is_idle(&self) -> bool {
-        self.queue.borrow().is_empty()
+        self.queue.borrow().0.is_empty()
     }
 
     /// Whether a plain command with these keys may run now without breaking the isolation of
@@ -152,27 +191,36 @@ impl TxQueue {
     /// that one may be queued and already have run ahead of the queue, or have concluded here
     /// already; the caller retries with a new id.
     pub fn schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
+        self.schedule_or_return(tx, keys, shard_wide).is_ok()
+    }
+
+    /// `schedule`, handing the keys back when refused (for a retry with another id).
+    pub fn schedule_or_return(
+        &self,
+        tx: TxId,
+        keys: Vec<LockKey>,
+        shard_wide: bool,
+    ) -> Result<(), Vec<LockKey>> {
         let taken = self.try_schedule(tx, keys, shard_wide);
-        let counter = if taken { &self.scheduled } else { &self.refused };
+        let counter = if taken.is_ok() { &self.scheduled } else { &self.refused };
         counter.set(counter.get() + 1);
         taken
     }
 
-    fn try_schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
+    fn try_schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> Result<(), Vec<LockKey>> {
         if self.history.borrow().ran_after(tx, &keys, shard_wide) {
-            return false;
+            return Err(keys);
         }
         let mut queue = self.queue.borrow_mut();
         let granted = if shard_wide {
-            queue.is_empty()
+            queue.0.is_empty()
         } else {
             let intents = self.intents.borrow();
             self.shard_wide.get() == 0
                 && keys.iter().all(|k| intents.get(&k.id).is_none_or(|i| i.admits(k.write)))
         };
-        let tail = queue.keys().next_back().copied();
-        if !granted && tail.is_some_and(|t| tx < t) {
-            return false;
+        if !granted && queue.tail().is_some_and(|t| tx < t) {
+            return Err(keys);
         }
         if shard_wide {
             self.shard_wide.set(self.shard_wide.get() + 1);
@@ -186,23 +234,27 @@ impl TxQueue {
                 i.readers += 1;
             }
         }
-        queue.insert(tx, Scheduled { granted, keys, shard_wide, waker: None });
-        true
+        let scheduled = Scheduled { granted, keys, shard_wide, waker: None };
+        match queue.position(tx) {
+            Err(at) => queue.0.insert(at, (tx, scheduled)),
+            Ok(i) => queue.0[i].1 = scheduled,
+        }
+        Ok(())
     }
 
     /// Whether `tx` may run its hop here now: its keys were free when it was scheduled, or
     /// every earlier transaction has finished here.
     pub fn runnable(&self, tx: TxId) -> bool {
         let queue = self.queue.borrow();
-        match queue.get(&tx) {
-            Some(s) => s.granted || queue.keys().next() == Some(&tx),
-            None => panic!("transaction {tx:#x} runs a hop on a shard it is not scheduled on"),
+        match queue.position(tx) {
+            Ok(i) => queue.0[i].1.granted || i == 0,
+            Err(_) => panic!("transaction {tx:#x} runs a hop on a shard it is not scheduled on"),
         }
     }
 
     /// Waits until `tx` may run a hop here, if it is scheduled here at all.
     pub async fn until_runnable_if_scheduled(&self, tx: TxId) {
-        if self.queue.borrow().contains_key(&tx) {
+        if self.queue.borrow().position(tx).is_ok() {
             self.until_runnable(tx).await;
         }
     }
@@ -215,7 +267,11 @@ impl TxQueue {
     /// Removes `tx` (finished, or unscheduled after a failed scheduling elsewhere), releases
     /// its intents and wakes the transactions that may now run.
     pub fn conclude(&self, tx: TxId) {
-        let Some(s) = self.queue.borrow_mut().remove(&tx) else { return };
+        let removed = {
+            let mut queue = self.queue.borrow_mut();
+            queue.position(tx).ok().and_then(|i| queue.0.remove(i))
+        };
+        let Some((_, s)) = removed else { return };
         self.history.borrow_mut().record(tx, &s.keys, s.shard_wide);
         if s.shard_wide {
             self.shard_wide.set(self.shard_wide.get() - 1);
@@ -241,7 +297,7 @@ impl TxQueue {
 
     fn wake_head(&self) {
         let mut queue = self.queue.borrow_mut();
-        if let Some((_, head)) = queue.iter_mut().next()
+        if let Some((_, head)) = queue.0.front_mut()
             && let Some(w) = head.waker.take()
         {
             w.wake();
@@ -249,7 +305,7 @@ impl TxQueue {
     }
 
     pub fn len(&self) -> usize {
-        self.queue.borrow().len()
+        self.queue.borrow().0.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -268,7 +324,7 @@ impl Future for UntilRunnable<'_> {
         if self.queue.runnable(self.tx) {
             return Poll::Ready(());
         }
-        if let Some(s) = self.queue.queue.borrow_mut().get_mut(&self.tx) {
+        if let Some(s) = self.queue.queue.borrow_mut().get_mut(self.tx) {
             s.waker = Some(cx.waker().clone());
         }
         Poll::Pending
