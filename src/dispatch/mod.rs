@@ -22,7 +22,7 @@ pub mod slot;
 use crate::commands::{Args, Exec, WRITE, table};
 use crate::resp::Out;
 use crate::server::core::Core;
-use crate::shard::Ctx;
+use crate::shard::{Ctx, prefetch};
 use crate::tx::TxId;
 use crate::tx::queue::LockKey;
 use crate::types::cycles;
@@ -324,11 +324,36 @@ fn batch_transaction(core: &Core, batch: &Batch) -> Option<TxId> {
     (!all_admitted).then(|| schedule_here(core, locks, shard_wide))
 }
 
+/// Prefetches the lookups of a batch's first commands (see `shard::prefetch`): a batch from
+/// another core is a pipeline's worth of commands, as cache-cold as a socket's.
+fn prefetch_batch(core: &Core, batch: &Batch) {
+    if batch.cmds.len() < 2 {
+        return;
+    }
+    let mut keys: [&[u8]; prefetch::AHEAD] = [&[]; prefetch::AHEAD];
+    let mut members: [&[u8]; prefetch::AHEAD] = [&[]; prefetch::AHEAD];
+    let (mut n, mut at) = (0, 0);
+    for &(cmd, argc) in batch.cmds.iter().take(prefetch::AHEAD) {
+        let args = Args { buf: &batch.args.buf, ranges: &batch.args.ranges[at..at + argc as usize] };
+        at += argc as usize;
+        if args.len() < 2 {
+            continue;
+        }
+        keys[n] = args.get(1);
+        members[n] =
+            prefetch::member_arg_of(cmd as usize, args.len()).map(|i| args.get(i)).unwrap_or_default();
+        n += 1;
+    }
+    let shard = core.shard.borrow();
+    prefetch::lookups(&shard.dbs[batch.db as usize].dict, &keys[..n], &members[..n]);
+}
+
 /// Runs a plain batch (commands of one connection, no transaction): at once as far as its
 /// commands are admitted (all of them when no transaction is scheduled here), and the rest,
 /// from the first that must wait its turn, in a task of its own.
 fn run_plain_batch(core: &Rc<Core>, from: usize, id: u32, batch: Batch) {
     core.tick();
+    prefetch_batch(core, &batch);
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());
     let check = !core.txq.is_idle();
@@ -374,6 +399,7 @@ fn run_batch_now(core: &Rc<Core>, tx: TxId, batch: &Batch) -> Option<RespBody> {
 /// anything behind them (see `tx`: transactions wait only for smaller ids).
 fn run_batch_eager(core: &Rc<Core>, mut batch: Batch) -> RespBody {
     core.tick();
+    prefetch_batch(core, &batch);
     let db = batch.db as usize;
     let mut out = Out { buf: Vec::with_capacity(64 * batch.cmds.len()), resp3: batch.resp3 };
     let mut ends = Vec::with_capacity(batch.cmds.len());

@@ -8,6 +8,7 @@ use crate::resp::{Out, Parsed, Parser};
 use crate::server::client::{Client, ClientInfo};
 use crate::server::core::{CONNECTED_CLIENTS, Core};
 use crate::server::reactor::{self, Registration};
+use crate::shard::prefetch;
 use crate::tx::multi;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -223,34 +224,28 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
     }
 }
 
-/// Commands a prefetch pass looks ahead at.
-const PREFETCH_COMMANDS: usize = 32;
-
-/// Before a pipelined batch runs, finds the first key of each upcoming local command and asks
-/// the CPU to load its hash bucket, then the bucket's first node: the batch's cache misses then
-/// overlap instead of each command waiting for its own. A command on one field of a large hash
-/// (HSET, HGET...) has its field's bucket and node in the hash's own table prefetched too.
-/// Only a hint; nothing is changed.
+/// Before a pipelined batch runs, finds the first key of each upcoming local command (and the
+/// member of one-member commands on a large hash or sorted set) and prefetches their lookups
+/// (`shard::prefetch`). Only a hint; nothing is changed.
 fn prefetch_keys(core: &Core, client: &Client, input: &[u8], scout: &mut Parser) {
     if input.first() != Some(&b'*') {
         return;
     }
-    let mut keys: [(u32, u32); PREFETCH_COMMANDS] = [(0, 0); PREFETCH_COMMANDS];
-    let mut fields: [(u32, u32); PREFETCH_COMMANDS] = [(0, 0); PREFETCH_COMMANDS];
-    let (mut n, mut at) = (0, 0);
-    while n < PREFETCH_COMMANDS {
+    let mut keys: [&[u8]; prefetch::AHEAD] = [&[]; prefetch::AHEAD];
+    let mut members: [&[u8]; prefetch::AHEAD] = [&[]; prefetch::AHEAD];
+    let (mut n, mut seen, mut at) = (0, 0, 0);
+    while seen < prefetch::AHEAD {
+        seen += 1;
         match scout.parse(&input[at..]) {
             Parsed::Command { consumed, inline: false } => {
-                if let Some(&(s, e)) = scout.args.get(1) {
-                    keys[n] = (at as u32 + s, at as u32 + e);
-                    let name = scout.args.first().map(|&(cs, ce)| &input[at + cs as usize..at + ce as usize]);
-                    fields[n] = match name.and_then(|c| member_arg(c, scout.args.len())) {
-                        Some(i) => {
-                            let (fs, fe) = scout.args[i];
-                            (at as u32 + fs, at as u32 + fe)
-                        }
-                        None => (0, 0),
-                    };
+                let arg =
+                    |i: usize| scout.args.get(i).map(|&(s, e)| &input[at + s as usize..at + e as usize]);
+                if let (Some(name), Some(key)) = (arg(0), arg(1))
+                    && crate::dispatch::slot::key_shard(key, core.shards) == core.id
+                {
+                    keys[n] = key;
+                    members[n] =
+                        prefetch::member_arg(name, scout.args.len()).and_then(arg).unwrap_or_default();
                     n += 1;
                 }
                 at += consumed;
@@ -263,80 +258,7 @@ fn prefetch_keys(core: &Core, client: &Client, input: &[u8], scout: &mut Parser)
         return;
     }
     let shard = core.shard.borrow();
-    let dict = &shard.dbs[client.db].dict;
-    let local = |k: &[u8]| crate::dispatch::slot::key_shard(k, core.shards) == core.id;
-    let slice = |(s, e): (u32, u32)| &input[s as usize..e as usize];
-    let keys = &keys[..n];
-    for &k in keys {
-        if local(slice(k)) {
-            dict.prefetch_bucket(slice(k));
-        }
-    }
-    for &k in keys {
-        if local(slice(k)) {
-            dict.prefetch_node(slice(k));
-        }
-    }
-    // The collections those commands look into: each key's node is being loaded by now.
-    let mut inner: [Option<&crate::shard::Value>; PREFETCH_COMMANDS] = [None; PREFETCH_COMMANDS];
-    for ((value, &k), &field) in inner.iter_mut().zip(keys).zip(&fields) {
-        if field.1 != 0 && local(slice(k)) {
-            *value = dict.get(slice(k)).map(|e| &e.value);
-        }
-    }
-    for pass in [Prefetch::Bucket, Prefetch::Node] {
-        for (value, &field) in inner.iter().zip(&fields) {
-            if let Some(value) = value {
-                prefetch_member(value, slice(field), pass);
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Prefetch {
-    Bucket,
-    Node,
-}
-
-/// Prefetches one step of the lookup of `member` inside a large hash or sorted set.
-fn prefetch_member(value: &crate::shard::Value, member: &[u8], pass: Prefetch) {
-    use crate::shard::Value;
-    use crate::types::zset::ZSet;
-    match value {
-        Value::Hash(h) => {
-            if let Some(t) = h.as_table() {
-                match pass {
-                    Prefetch::Bucket => t.prefetch_bucket(member),
-                    Prefetch::Node => t.prefetch_node(member),
-                }
-            }
-        }
-        Value::ZSet(z) => {
-            if let ZSet::Skip(l) = &**z {
-                match pass {
-                    Prefetch::Bucket => l.prefetch_member_bucket(member),
-                    Prefetch::Node => l.prefetch_member_node(member),
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Which argument of a command is the one member or field of a large collection it looks up
-/// (hash field commands, and ZADD of one member without options, ZINCRBY, ZSCORE, ZRANK...).
-fn member_arg(name: &[u8], argc: usize) -> Option<usize> {
-    const HASH: [&str; 7] = ["hset", "hget", "hsetnx", "hexists", "hincrby", "hincrbyfloat", "hstrlen"];
-    const ZSET: [&str; 4] = ["zscore", "zrank", "zrevrank", "zrem"];
-    match name.first().map(|c| c | 0x20) {
-        Some(b'h') if argc >= 3 && HASH.iter().any(|n| commands::eq_ic(name, n)) => Some(2),
-        Some(b'z') if argc == 4 && (commands::eq_ic(name, "zadd") || commands::eq_ic(name, "zincrby")) => {
-            Some(3)
-        }
-        Some(b'z') if argc >= 3 && ZSET.iter().any(|n| commands::eq_ic(name, n)) => Some(2),
-        _ => None,
-    }
+    prefetch::lookups(&shard.dbs[client.db].dict, &keys[..n], &members[..n]);
 }
 
 /// The synchronous first pass over one command: checks it, and runs it at once when it is

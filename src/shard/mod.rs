@@ -3,6 +3,7 @@
 //! `.await`, so a command runs to completion before anything else touches the shard.
 
 pub mod db;
+pub mod prefetch;
 pub mod value;
 
 use crate::config::Config;
