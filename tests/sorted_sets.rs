@@ -271,7 +271,7 @@ fn zset_script() -> Script {
 
 /// A seeded random sequence over the sorted-set commands: members with clashing scores,
 /// conditional adds, ranges of every kind, removals and the algebra, on a few keys, some
-/// pushed to skiplists by a long member.
+/// pushed to the large encoding by a long member.
 fn random_zset_script(seed: u64, steps: usize) -> Script {
     let mut rng = seed;
     let mut next = move |n: usize| -> usize {
@@ -341,17 +341,22 @@ fn random_zset_script_2() -> Script {
     random_zset_script(0x2545_f491_4f6c_dd1d, 2500)
 }
 
-/// A skiplist of a few hundred members whose scores keep changing: moves across the list,
-/// changes that keep a member in place (small ZINCRBYs, on nodes of every level), and ties
-/// broken by the member; the whole order, ranks and score ranges are checked as it goes.
-fn large_zset_updates_script() -> Script {
-    let mut rng = 0x0123_4567_89ab_cdefu64;
-    let mut next = move |n: u64| -> u64 {
+/// A seeded xorshift stream: each call gives a number below its argument.
+fn below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut rng = seed;
+    move |n| {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         rng % n
-    };
+    }
+}
+
+/// A large sorted set of a few hundred members whose scores keep changing: moves across the
+/// order, changes that keep a member in place (small ZINCRBYs), and ties broken by the
+/// member; the whole order, ranks and score ranges are checked as it goes.
+fn large_zset_updates_script() -> Script {
+    let mut next = below(0x0123_4567_89ab_cdef);
     let mut s = Script::new();
     for i in 0..300 {
         s.x(&format!("ZADD {{t}}big {} m{i}", next(100)));
@@ -375,7 +380,52 @@ fn large_zset_updates_script() -> Script {
     s
 }
 
+/// A sorted set of thousands of members (a tree of three levels) that grows, churns and
+/// shrinks back: adds and score changes with many ties, removals one by one and by rank and
+/// score ranges (which merge nodes), pops from both ends, and rank, range and count queries
+/// at every depth; the whole order is compared as it goes.
+fn large_zset_churn_script() -> Script {
+    let mut next = below(0x5eed_cafe_f00d_0001);
+    let mut s = Script::new();
+    for batch in 0..60 {
+        let mut cmd = String::from("ZADD {t}huge");
+        for j in 0..50 {
+            cmd += &format!(" {} m{}", next(400), batch * 50 + j);
+        }
+        s.x(&cmd);
+    }
+    for step in 0..4000 {
+        let m = format!("m{}", next(3200));
+        let rank = next(3200) as i64 - 1600;
+        let (lo, hi) = (next(400) as i64 - 20, next(60));
+        let cmd = match next(16) {
+            0..=2 => format!("ZADD {{t}}huge {} {m}", next(400)),
+            3 => format!("ZINCRBY {{t}}huge {} {m}", next(7) as i64 - 3),
+            4 | 5 => format!("ZREM {{t}}huge {m} m{}", next(3200)),
+            6 => format!("ZRANK {{t}}huge {m}"),
+            7 => format!("ZREVRANK {{t}}huge {m}"),
+            8 => format!("ZRANGE {{t}}huge {rank} {} WITHSCORES", rank + next(12) as i64),
+            9 => format!("ZRANGEBYSCORE {{t}}huge {lo} {} WITHSCORES LIMIT {} 4", lo + hi as i64, next(5)),
+            10 => format!("ZCOUNT {{t}}huge ({lo} {}", lo + hi as i64),
+            11 => format!("ZREMRANGEBYRANK {{t}}huge {rank} {}", rank + next(30) as i64),
+            12 => format!("ZREMRANGEBYSCORE {{t}}huge {lo} {}", lo + next(3) as i64),
+            13 => format!("ZPOPMIN {{t}}huge {}", next(3)),
+            14 => format!("ZPOPMAX {{t}}huge {}", next(3)),
+            _ => format!("ZSCORE {{t}}huge {m}"),
+        };
+        s.x(&cmd);
+        if step % 800 == 799 {
+            s.x("ZRANGE {t}huge 0 -1 WITHSCORES");
+        }
+    }
+    s.x("ZCARD {t}huge");
+    s.x("ZRANGE {t}huge 0 -1 WITHSCORES");
+    s.x("OBJECT ENCODING {t}huge");
+    s
+}
+
 diff_cases! {
+    large_zset_churn_t1: large_zset_churn_script, 1, false;
     large_zset_updates_t1: large_zset_updates_script, 1, false;
     zsets_t1_resp2: zset_script, 1, false;
     zsets_t4_resp2: zset_script, 4, false;

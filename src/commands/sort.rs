@@ -493,7 +493,7 @@ fn stored_list(ctx: &mut Ctx, o: &Options, v: &Vector, window: std::ops::Range<u
 fn skiplist_encode(ctx: &mut Ctx, key: &[u8]) {
     let Some(entry) = ctx.lookup_quiet(key) else { return };
     let Value::ZSet(z) = &mut entry.value else { return };
-    if matches!(**z, ZSet::Skip(_)) {
+    if matches!(**z, ZSet::Tree(_)) {
         return;
     }
     // Limits of zero force the skiplist encoding from the first insert on.

@@ -60,7 +60,7 @@ fn member(value: &Value, member: &[u8], step: Step) {
             }
         }
         Value::ZSet(z) => {
-            if let ZSet::Skip(l) = &**z {
+            if let ZSet::Tree(l) = &**z {
                 match step {
                     Step::Bucket => l.prefetch_member_bucket(member),
                     Step::Node => l.prefetch_member_node(member),

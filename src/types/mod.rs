@@ -11,4 +11,4 @@ pub mod long_double;
 pub mod set;
 pub mod zpack;
 pub mod zset;
-pub mod zskiplist;
+pub mod ztree;

@@ -1,18 +1,18 @@
 //! A sorted set: a `ZPack` (Redis's `listpack` encoding) while it has at most
 //! `zset-max-listpack-entries` members none longer than `zset-max-listpack-value`, else a
-//! `SkipList`: a skiplist with spans for order and rank whose nodes are also indexed by
-//! member (Redis's `skiplist` encoding). It never converts back on shrink, as Redis.
+//! `ZTree`: an order-statistic B+tree whose elements are also indexed by member (reported as
+//! Redis's `skiplist` encoding, which it replaces). It never converts back on shrink, as Redis.
 //!
 //! Every positional query is phrased as ranks: a score or lex range becomes "how many leading
-//! elements are below the range" (`count_while`, O(log n) on the skiplist), so ZCOUNT,
+//! elements are below the range" (`count_while`, O(log n) on the tree), so ZCOUNT,
 //! ZRANGEBYSCORE, ZREMRANGEBYLEX... all share `range` and `remove_rank_range`.
 
 use super::zpack::ZPack;
-use super::zskiplist::SkipList;
+use super::ztree::ZTree;
 
 pub enum ZSet {
     Pack(ZPack),
-    Skip(Box<SkipList>),
+    Tree(Box<ZTree>),
 }
 
 /// The thresholds a write reads from the config.
@@ -42,12 +42,12 @@ impl Clone for ZSet {
     fn clone(&self) -> ZSet {
         match self {
             ZSet::Pack(p) => ZSet::Pack(p.clone()),
-            ZSet::Skip(l) => {
-                let mut copy = SkipList::new();
+            ZSet::Tree(l) => {
+                let mut copy = ZTree::new();
                 for (m, s) in l.iter_from(0, false) {
                     copy.insert(s, m);
                 }
-                ZSet::Skip(Box::new(copy))
+                ZSet::Tree(Box::new(copy))
             }
         }
     }
@@ -69,7 +69,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match self {
             ZSet::Pack(p) => p.len(),
-            ZSet::Skip(l) => l.len(),
+            ZSet::Tree(l) => l.len(),
         }
     }
 
@@ -81,7 +81,7 @@ impl ZSet {
     pub fn encoding(&self) -> &'static str {
         match self {
             ZSet::Pack(_) => "listpack",
-            ZSet::Skip(_) => "skiplist",
+            ZSet::Tree(_) => "skiplist",
         }
     }
 
@@ -89,29 +89,29 @@ impl ZSet {
     pub fn heap_bytes(&self) -> usize {
         match self {
             ZSet::Pack(p) => p.heap_bytes(),
-            ZSet::Skip(l) => std::mem::size_of::<SkipList>() + l.heap_bytes(),
+            ZSet::Tree(l) => std::mem::size_of::<ZTree>() + l.heap_bytes(),
         }
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Pack(p) => p.find(member).map(|e| e.score),
-            ZSet::Skip(l) => l.score(member),
+            ZSet::Tree(l) => l.score(member),
         }
     }
 
-    /// Adds a member that is not present, converting to a skiplist first when the listpack
+    /// Adds a member that is not present, converting to the tree first when the listpack
     /// would pass its limits (Redis's `zsetAdd`).
     pub fn insert_new(&mut self, member: &[u8], score: f64, limits: Limits) {
         if let ZSet::Pack(p) = self {
             if p.len() as u64 + 1 > limits.max_entries || member.len() as u64 > limits.max_value {
-                self.convert_to_skiplist();
+                self.convert_to_tree();
             } else {
                 p.insert(score, member);
                 return;
             }
         }
-        if let ZSet::Skip(l) = self {
+        if let ZSet::Tree(l) = self {
             l.insert(score, member);
         }
     }
@@ -126,19 +126,19 @@ impl ZSet {
                 p.remove(member);
                 p.insert(new, member);
             }
-            ZSet::Skip(l) => {
+            ZSet::Tree(l) => {
                 l.set_score(member, new);
             }
         }
     }
 
-    fn convert_to_skiplist(&mut self) {
+    fn convert_to_tree(&mut self) {
         if let ZSet::Pack(p) = self {
-            let mut list = SkipList::new();
+            let mut list = ZTree::new();
             for e in p.iter() {
                 list.insert(e.score, e.member);
             }
-            *self = ZSet::Skip(Box::new(list));
+            *self = ZSet::Tree(Box::new(list));
         }
     }
 
@@ -146,7 +146,7 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
             ZSet::Pack(p) => p.remove(member).is_some(),
-            ZSet::Skip(l) => l.remove(member).is_some(),
+            ZSet::Tree(l) => l.remove(member).is_some(),
         }
     }
 
@@ -156,7 +156,7 @@ impl ZSet {
             ZSet::Pack(p) => {
                 p.iter().enumerate().find(|(_, e)| e.member == member).map(|(i, e)| (i, e.score))
             }
-            ZSet::Skip(l) => l.rank(member),
+            ZSet::Tree(l) => l.rank(member),
         }
     }
 
@@ -164,7 +164,7 @@ impl ZSet {
     pub fn count_while(&self, pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
         match self {
             ZSet::Pack(p) => p.count_while(pred),
-            ZSet::Skip(l) => l.count_while(pred),
+            ZSet::Tree(l) => l.count_while(pred),
         }
     }
 
@@ -184,8 +184,8 @@ impl ZSet {
                 items.into_iter().for_each(|(m, s)| f(m, s));
             }
             ZSet::Pack(p) => p.iter().skip(start).take(n).for_each(|e| f(e.member, e.score)),
-            ZSet::Skip(l) if rev => l.iter_from(end - 1, true).take(n).for_each(|(m, s)| f(m, s)),
-            ZSet::Skip(l) => l.iter_from(start, false).take(n).for_each(|(m, s)| f(m, s)),
+            ZSet::Tree(l) if rev => l.iter_from(end - 1, true).take(n).for_each(|(m, s)| f(m, s)),
+            ZSet::Tree(l) => l.iter_from(start, false).take(n).for_each(|(m, s)| f(m, s)),
         }
     }
 
@@ -202,11 +202,11 @@ impl ZSet {
         }
         match self {
             ZSet::Pack(p) => p.remove_rank_range(start, end, |s, m| f(m, s)),
-            ZSet::Skip(l) => l.remove_rank_range(start, end, |s, m| f(m, s)),
+            ZSet::Tree(l) => l.remove_rank_range(start, end, |s, m| f(m, s)),
         }
     }
 
-    /// One ZSCAN step: a listpack is returned whole with cursor 0, as Redis does; a skiplist
+    /// One ZSCAN step: a listpack is returned whole with cursor 0, as Redis does; a tree
     /// walks its member index with Redis's reverse-binary cursor.
     pub fn scan(&self, cursor: u64, f: impl FnMut(&[u8], f64)) -> u64 {
         match self {
@@ -214,7 +214,7 @@ impl ZSet {
                 self.for_each(f);
                 0
             }
-            ZSet::Skip(l) => l.scan(cursor, f),
+            ZSet::Tree(l) => l.scan(cursor, f),
         }
     }
 }
