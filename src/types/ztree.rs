@@ -20,9 +20,10 @@
 //!
 //! Balance: a full node is split before the descent enters it (an insert at the very end of
 //! the set splits off only the last entry, so sets filled in order keep their nodes nearly
-//! full); a node left with fewer than `CAP / 4` entries merges with a neighbour when both fit
-//! in one node, and an empty node is removed. So any two neighbouring nodes hold more than
-//! `CAP / 4` entries between them and memory stays within a small factor of the elements'.
+//! full). A node that loses an entry merges with a neighbour while the two together fill at
+//! most half a node (or one is under `CAP / 4` entries and they fit in one), and an empty node
+//! is removed. So any two neighbours under one parent hold more than half a node's entries
+//! between them, and the leaves take at most four slots (64 bytes) per element.
 //!
 //! The index is a chained hash table with Redis's incremental rehash (two bucket arrays while
 //! growing or shrinking; each write moves a bucket) and Redis's reverse-binary SCAN cursor, so
@@ -489,6 +490,15 @@ unsafe fn stays_in_place(leaf: &Leaf, pos: usize, score: f64, member: &[u8]) -> 
     }
 }
 
+/// Whether two neighbouring nodes with these many entries are to be merged: together they
+/// fill at most half a node, or one is under `MIN_FILL` and they fit in one. Every removal
+/// that leaves a node under half full checks it against both neighbours (a fuller node
+/// cannot be half of a pair that fills at most half a node), so any two neighbours under one
+/// parent hold more than half a node's entries between them.
+fn sparse_pair(a: usize, b: usize) -> bool {
+    a + b <= CAP / 2 || (a.min(b) < MIN_FILL && a + b <= CAP)
+}
+
 /// Opens a gap at `at` in the first `len` entries of `a`.
 fn insert_gap<T: Copy>(a: &mut [T; CAP], len: usize, at: usize) {
     a.copy_within(at..len, at + 1);
@@ -701,24 +711,29 @@ impl ZTree {
             let p = &mut *parent;
             let keep = if append { CAP - 1 } else { CAP / 2 };
             let child = p.children[i];
+            // Pointers stored in the tree (links, children) come straight from the allocations,
+            // never from a reference, so no later reborrow invalidates them.
+            let moved = CAP - keep;
             let (right, left_count, left_max, right_max) = if h == 0 {
-                let l = &mut *(child as *mut Leaf);
-                let r = &mut *Leaf::alloc();
-                r.keys[..CAP - keep].copy_from_slice(&l.keys[keep..CAP]);
-                r.len = CAP - keep;
-                l.len = keep;
-                r.prev = l;
-                r.next = l.next;
-                if !l.next.is_null() {
-                    (*l.next).prev = r;
+                let (lp, rp) = (child as *mut Leaf, Leaf::alloc());
+                {
+                    let (l, r) = (&mut *lp, &mut *rp);
+                    r.keys[..moved].copy_from_slice(&l.keys[keep..CAP]);
+                    r.len = moved;
+                    l.len = keep;
                 }
-                l.next = r;
+                let next = (*lp).next;
+                (*rp).prev = lp;
+                (*rp).next = next;
+                if !next.is_null() {
+                    (*next).prev = rp;
+                }
+                (*lp).next = rp;
                 self.leaves += 1;
-                (r as *mut Leaf as *mut u8, keep, l.keys[keep - 1], r.keys[r.len - 1])
+                (rp as *mut u8, keep, (*lp).keys[keep - 1], (*rp).keys[moved - 1])
             } else {
-                let l = &mut *(child as *mut Inner);
-                let r = &mut *Inner::alloc();
-                let moved = CAP - keep;
+                let (lp, rp) = (child as *mut Inner, Inner::alloc());
+                let (l, r) = (&mut *lp, &mut *rp);
                 r.keys[..moved].copy_from_slice(&l.keys[keep..CAP]);
                 r.counts[..moved].copy_from_slice(&l.counts[keep..CAP]);
                 r.children[..moved].copy_from_slice(&l.children[keep..CAP]);
@@ -726,7 +741,7 @@ impl ZTree {
                 l.len = keep;
                 self.inners += 1;
                 let left_count = l.counts[..keep].iter().sum();
-                (r as *mut Inner as *mut u8, left_count, l.keys[keep - 1], r.keys[moved - 1])
+                (rp as *mut u8, left_count, l.keys[keep - 1], r.keys[moved - 1])
             };
             insert_gap(&mut p.keys, p.len, i + 1);
             insert_gap(&mut p.counts, p.len, i + 1);
@@ -800,8 +815,9 @@ impl ZTree {
                     p.len -= 1;
                 } else {
                     p.keys[i] = node_max(node, h);
-                    if node_len(node, h) < MIN_FILL {
-                        self.merge_with_neighbour(p, i, h);
+                    // Fuller nodes cannot be part of a sparse pair: no neighbour is looked at.
+                    if node_len(node, h) < CAP / 2 {
+                        self.merge_sparse(p, i, h);
                     }
                 }
                 node = parent as *mut u8;
@@ -842,28 +858,44 @@ impl ZTree {
         }
     }
 
-    /// Merges child `i` of `p` (of height `h`) with its right or else its left neighbour when
-    /// their entries fit in one node.
+    /// Merges child `i` of `p` (of height `h`), which just lost an entry, with its neighbours
+    /// for as long as it and one of them are sparse together (`sparse_pair`).
     ///
     /// SAFETY: `p` is live and `i < p.len`.
-    unsafe fn merge_with_neighbour(&mut self, p: &mut Inner, i: usize, h: usize) {
-        unsafe {
-            let len = node_len(p.children[i], h);
-            let left = if i + 1 < p.len && len + node_len(p.children[i + 1], h) <= CAP {
-                i
-            } else if i > 0 && len + node_len(p.children[i - 1], h) <= CAP {
-                i - 1
+    unsafe fn merge_sparse(&mut self, p: &mut Inner, mut i: usize, h: usize) {
+        // A leaf's length is its element count, which the parent holds: no load of the
+        // neighbour (a cache miss) on every removal.
+        let len_of =
+            |p: &Inner, j: usize| if h == 0 { p.counts[j] } else { unsafe { node_len(p.children[j], h) } };
+        loop {
+            let len = len_of(p, i);
+            if i + 1 < p.len && sparse_pair(len, len_of(p, i + 1)) {
+                unsafe { self.merge_pair(p, i, h) };
+            } else if i > 0 && sparse_pair(len_of(p, i - 1), len) {
+                unsafe { self.merge_pair(p, i - 1, h) };
+                i -= 1;
             } else {
                 return;
-            };
+            }
+        }
+    }
+
+    /// Merges children `left` and `left + 1` of `p` (of height `h`) into the first.
+    ///
+    /// SAFETY: `p` is live, `left + 1 < p.len`, and the two children's entries fit in one node.
+    unsafe fn merge_pair(&mut self, p: &mut Inner, left: usize, h: usize) {
+        unsafe {
             let (a, b) = (p.children[left], p.children[left + 1]);
             if h == 0 {
-                let (a, b) = (&mut *(a as *mut Leaf), Box::from_raw(b as *mut Leaf));
-                a.keys[a.len..a.len + b.len].copy_from_slice(&b.keys[..b.len]);
-                a.len += b.len;
-                a.next = b.next;
+                let (ap, b) = (a as *mut Leaf, Box::from_raw(b as *mut Leaf));
+                {
+                    let a = &mut *ap;
+                    a.keys[a.len..a.len + b.len].copy_from_slice(&b.keys[..b.len]);
+                    a.len += b.len;
+                }
+                (*ap).next = b.next;
                 if !b.next.is_null() {
-                    (*b.next).prev = a;
+                    (*b.next).prev = ap;
                 }
                 self.leaves -= 1;
             } else {
@@ -1075,6 +1107,9 @@ mod tests {
                 return (l.len, if l.len > 0 { l.keys[l.len - 1] } else { NO_KEY }, 0);
             }
             let n = &*(node as *mut Inner);
+            for w in n.children[..n.len].windows(2) {
+                assert!(node_len(w[0], h - 1) + node_len(w[1], h - 1) > CAP / 2, "two sparse neighbours");
+            }
             let (mut total, mut inners) = (0, 1);
             for i in 0..n.len {
                 let (count, max, below) = check_node(n.children[i], h - 1, false, leaves);
@@ -1105,9 +1140,6 @@ mod tests {
                 let prev = if i == 0 { null_mut() } else { leaves[i - 1] };
                 let next = leaves.get(i + 1).copied().unwrap_or(null_mut());
                 assert_eq!(((*l).prev, (*l).next), (prev, next), "leaf links");
-            }
-            for w in leaves.windows(2) {
-                assert!((*w[0]).len + (*w[1]).len > MIN_FILL, "two neighbours both nearly empty");
             }
         }
         let back: Model =
@@ -1197,6 +1229,28 @@ mod tests {
         assert_eq!(n, 10_000);
         check(&t, &Vec::new());
         assert_eq!(t.heap_bytes(), size_of::<Leaf>() + t.index.bucket_count() * size_of::<*mut Elem>());
+    }
+
+    #[test]
+    fn removals_that_thin_out_every_other_node_merge_them() {
+        // Full leaves from an in-order load, then every other run of 32 cut to 1 member and
+        // the runs between cut to 8: without merging, the leaves would end up [1, 8, 1, 8...].
+        let mut t = ZTree::new();
+        let name = |i: usize| format!("m{i:05}").into_bytes();
+        for i in 0..4000 {
+            t.insert(i as f64, &name(i));
+        }
+        let mut model: Model = Vec::new();
+        for i in 0..4000 {
+            let keep = if (i / 32) % 2 == 0 { i % 32 == 0 } else { i % 32 < 8 };
+            if keep {
+                model.push((i as f64, name(i)));
+            } else {
+                assert_eq!(t.remove(&name(i)), Some(i as f64));
+            }
+        }
+        check(&t, &model);
+        assert!(t.leaves * CAP <= 4 * model.len() + CAP, "{} leaves for {} members", t.leaves, model.len());
     }
 
     #[test]
