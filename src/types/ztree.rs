@@ -997,21 +997,55 @@ impl ZTree {
     }
 
     /// Removes the elements with 0-based ranks in `start..end`, passing each to `f` first.
+    /// Each step descends once to the leaf holding rank `start` and takes the whole run of
+    /// the range in that leaf, so the cost is one descent per leaf touched, not per element.
     pub fn remove_rank_range(&mut self, start: usize, end: usize, mut f: impl FnMut(f64, &[u8])) {
         let end = end.min(self.len);
+        if start >= end {
+            return;
+        }
         if start == 0 && end == self.len {
             return self.clear(f);
         }
-        for _ in start..end {
-            let (leaf, pos) = self.slot_at(start);
-            // SAFETY: the slot holds a live element; it leaves the index and the order before
-            // it is freed.
+        let mut left = end - start;
+        while left > 0 {
+            let mut path = [(null_mut::<Inner>(), 0usize); MAX_HEIGHT];
+            let mut rank = start;
+            // SAFETY: follows live nodes; the run's elements leave the index and the leaf
+            // before they are freed, and the counts above drop by as many.
             unsafe {
-                let e = (*leaf).keys[pos].elem;
-                f((*e).score, Elem::member(e));
-                self.index.take_node(e);
-                self.displace(e, None);
-                self.free(e);
+                let (mut node, mut h, mut depth) = (self.root, self.height, 0);
+                while h > 0 {
+                    let inner = &*(node as *mut Inner);
+                    let mut i = 0;
+                    while rank >= inner.counts[i] {
+                        rank -= inner.counts[i];
+                        i += 1;
+                    }
+                    path[depth] = (node as *mut Inner, i);
+                    depth += 1;
+                    node = inner.children[i];
+                    h -= 1;
+                }
+                let leaf = node as *mut Leaf;
+                let take = ((*leaf).len - rank).min(left);
+                for at in rank..rank + take {
+                    let e = (*leaf).keys[at].elem;
+                    f((*e).score, Elem::member(e));
+                    self.index.take_node(e);
+                    self.free(e);
+                }
+                {
+                    let l = &mut *leaf;
+                    l.keys.copy_within(rank + take..l.len, rank);
+                    l.len -= take;
+                }
+                for &(inner, i) in &path[..depth] {
+                    (*inner).counts[i] -= take;
+                }
+                self.len -= take;
+                left -= take;
+                self.rebalance(&path[..depth], node);
             }
         }
     }
@@ -1195,6 +1229,17 @@ mod tests {
             assert_eq!(t.score(m), None, "removed from the index too");
         }
         model.drain(cut..2 * cut);
+        check(&t, &model);
+        // Short ranges anywhere, some past the end, some spanning several leaves.
+        for _ in 0..40 {
+            let r = crate::types::set::xorshift(&mut rng) as usize;
+            let a = r % (model.len() + 1);
+            let b = a + (r >> 20) % 90;
+            let mut got = Vec::new();
+            t.remove_rank_range(a, b, |s, m| got.push((s, m.to_vec())));
+            let want: Model = model.drain(a..b.min(model.len())).collect();
+            assert_eq!(got, want);
+        }
         check(&t, &model);
         // Remove the rest one by one from the front: the tree shrinks back to one leaf.
         while let Some((s, m)) = model.first().cloned() {
