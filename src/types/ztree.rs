@@ -971,10 +971,23 @@ impl ZTree {
     }
 
     /// The leaf and slot of the element at 0-based `rank` (< len).
-    fn slot_at(&self, mut rank: usize) -> (*mut Leaf, usize) {
+    fn slot_at(&self, rank: usize) -> (*mut Leaf, usize) {
+        let mut path = [(null_mut::<Inner>(), 0usize); MAX_HEIGHT];
+        let (_, leaf, pos) = self.path_to_rank(rank, &mut path);
+        (leaf, pos)
+    }
+
+    /// The descent to the element at 0-based `rank` (< len): fills `path` with the inner
+    /// nodes from the root down and the child taken in each, and returns its length, the
+    /// leaf and the slot.
+    fn path_to_rank(
+        &self,
+        mut rank: usize,
+        path: &mut [(*mut Inner, usize); MAX_HEIGHT],
+    ) -> (usize, *mut Leaf, usize) {
         // SAFETY: follows live nodes only; the counts add up to `len`.
         unsafe {
-            let (mut node, mut h) = (self.root, self.height);
+            let (mut node, mut h, mut depth) = (self.root, self.height, 0);
             while h > 0 {
                 let inner = &*(node as *mut Inner);
                 let mut i = 0;
@@ -982,10 +995,12 @@ impl ZTree {
                     rank -= inner.counts[i];
                     i += 1;
                 }
+                path[depth] = (node as *mut Inner, i);
+                depth += 1;
                 node = inner.children[i];
                 h -= 1;
             }
-            (node as *mut Leaf, rank)
+            (depth, node as *mut Leaf, rank)
         }
     }
 
@@ -1010,24 +1025,10 @@ impl ZTree {
         let mut left = end - start;
         while left > 0 {
             let mut path = [(null_mut::<Inner>(), 0usize); MAX_HEIGHT];
-            let mut rank = start;
-            // SAFETY: follows live nodes; the run's elements leave the index and the leaf
-            // before they are freed, and the counts above drop by as many.
+            let (depth, leaf, rank) = self.path_to_rank(start, &mut path);
+            // SAFETY: the leaf is live; the run's elements leave the index and the leaf before
+            // they are freed, and the counts above drop by as many.
             unsafe {
-                let (mut node, mut h, mut depth) = (self.root, self.height, 0);
-                while h > 0 {
-                    let inner = &*(node as *mut Inner);
-                    let mut i = 0;
-                    while rank >= inner.counts[i] {
-                        rank -= inner.counts[i];
-                        i += 1;
-                    }
-                    path[depth] = (node as *mut Inner, i);
-                    depth += 1;
-                    node = inner.children[i];
-                    h -= 1;
-                }
-                let leaf = node as *mut Leaf;
                 let take = ((*leaf).len - rank).min(left);
                 for at in rank..rank + take {
                     let e = (*leaf).keys[at].elem;
@@ -1045,7 +1046,7 @@ impl ZTree {
                 }
                 self.len -= take;
                 left -= take;
-                self.rebalance(&path[..depth], node);
+                self.rebalance(&path[..depth], leaf as *mut u8);
             }
         }
     }
