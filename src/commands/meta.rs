@@ -591,6 +591,13 @@ pub fn acl_categories(name: &str) -> Option<u32> {
     describe(name).map(|m| m.acl)
 }
 
+/// Whether Redis gives a command or subcommand (`config|get`) any of these flags, named as in
+/// its JSON (`ADMIN`, `WRITE`).
+pub fn has_any_flag(name: &str, flags: &[&str]) -> bool {
+    let Some(m) = describe(name) else { return false };
+    COMMAND_FLAGS.iter().enumerate().any(|(bit, (f, _))| m.flags & (1 << bit) != 0 && flags.contains(f))
+}
+
 /// The mask bit of an ACL category named without its `@`, any case.
 pub fn acl_category_bit(name: &[u8]) -> Option<u32> {
     ACL_CATEGORIES.iter().position(|c| c.as_bytes().eq_ignore_ascii_case(name)).map(|i| 1 << i)

@@ -161,6 +161,7 @@ pub enum Special {
     Watch,
     Unwatch,
     BgRewriteAof,
+    Monitor,
 }
 
 #[derive(Clone, Copy)]

@@ -1,4 +1,5 @@
-//! The server group: INFO, CONFIG, TIME, SAVE, BGSAVE, LASTSAVE, DEBUG, SHUTDOWN, plus the
+//! The server group: INFO, CONFIG, TIME, SAVE, BGSAVE, LASTSAVE, DEBUG, SHUTDOWN, MONITOR (whose
+//! feeding is `server::monitor`'s), plus the
 //! coordinator entry for every `Special` command. Snapshots themselves are
 //! `persistence::snapshot`'s. Work that concerns all cores (INFO, CONFIG SET,
 //! CLIENT LIST/KILL) is sent to each core and combined here.
@@ -53,6 +54,7 @@ pub const COMMANDS: &[Command] = &[
     cmd("randomkey", 1, Exec::Special(Special::RandomKey)),
     cmd("lolwut", -1, Exec::Conn(lolwut)),
     cmd("bgrewriteaof", 1, Exec::Special(Special::BgRewriteAof)),
+    cmd("monitor", 1, Exec::Special(Special::Monitor)),
 ];
 
 /// LOLWUT [VERSION version]: the server's version line.
@@ -176,6 +178,11 @@ pub async fn run_special(
         Special::ClientUnblock => client_unblock(core, args, out).await,
         Special::Exec => {
             crate::tx::multi::exec(core, client, out).await;
+            crate::server::monitor::feed_looked_up(core, &client.info, client.db, args);
+            Ok(())
+        }
+        Special::Monitor => {
+            crate::server::monitor::start(core, client, out).await;
             Ok(())
         }
         Special::Discard => {

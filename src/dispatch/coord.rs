@@ -81,7 +81,9 @@ pub async fn run_unblocked(
             _ => run_cross(core, client, cmd_index, special, a, None, out).await,
         },
         Exec::Conn(f) => {
-            if let Err(e) = f(client, a, out) {
+            let result = f(client, a, out);
+            crate::server::monitor::feed(core, &client.info, client.db, cmd_index, a);
+            if let Err(e) = result {
                 let text = e.to_string();
                 core.count_error(&text);
                 out.error(&text);

@@ -109,6 +109,8 @@ pub enum ReqBody {
     Wake(u64),
     /// Run a function on the core (as a hop of `Request::tx` when that is not 0).
     Call(RemoteFn),
+    /// Lines for this core's monitoring clients (see `server::monitor`); not answered.
+    MonitorLines(Vec<u8>),
 }
 
 pub struct Request {

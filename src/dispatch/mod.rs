@@ -479,6 +479,7 @@ pub fn on_request(core: &Rc<Core>, from: usize, req: Request) {
         }
         ReqBody::Conclude => core.txq.conclude(tx),
         ReqBody::Wake(client) => core.wake_client(client),
+        ReqBody::MonitorLines(lines) => core.monitor.deliver(&lines),
         ReqBody::Call(f) => {
             if tx == 0 || core.txq.runnable(tx) {
                 let (value, _) = tagged(core, tx, || f(core));

@@ -21,7 +21,11 @@ pub struct ClientInfo {
     pub last_cmd: Cell<&'static str>,
     pub resp: Cell<u8>,
     pub killed: Cell<bool>,
-    pub kill_waker: RefCell<Option<Waker>>,
+    /// Wakes the connection's task when it must act without input: a kill, monitor output.
+    pub waker: RefCell<Option<Waker>>,
+    /// In MONITOR mode; `monitor_out` holds the lines not yet written.
+    pub monitoring: Cell<bool>,
+    pub monitor_out: RefCell<Vec<u8>>,
     pub qbuf: Cell<usize>,
     pub obuf: Cell<usize>,
 }
@@ -31,7 +35,7 @@ impl ClientInfo {
     pub fn list_line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -39,6 +43,7 @@ impl ClientInfo {
             self.name.borrow(),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active.get()).as_secs(),
+            if self.monitoring.get() { "O" } else { "N" },
             self.db.get(),
             self.qbuf.get(),
             self.last_cmd.get(),
@@ -50,7 +55,11 @@ impl ClientInfo {
 
     pub fn kill(&self) {
         self.killed.set(true);
-        if let Some(w) = self.kill_waker.borrow_mut().take() {
+        self.wake();
+    }
+
+    pub fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
             w.wake();
         }
     }

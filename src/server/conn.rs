@@ -1,12 +1,13 @@
 //! One connection's life: wait for input, read it into the query buffer, run every complete
 //! command in it (local ones at once, remote ones gathered per shard), write the replies.
 
-use crate::commands::{self, Args, Exec, OwnedArgs, table};
+use crate::commands::{self, Args, Exec, OwnedArgs, Special, table};
 use crate::dispatch::{coord, exec_local, pipeline::Pipeline};
 use crate::error::CmdError;
 use crate::resp::{Out, Parsed, Parser};
 use crate::server::client::{Client, ClientInfo};
 use crate::server::core::{CONNECTED_CLIENTS, Core};
+use crate::server::monitor;
 use crate::server::reactor::{self, Registration};
 use crate::shard::prefetch;
 use crate::tx::multi;
@@ -55,7 +56,9 @@ pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
         last_cmd: Cell::new("NULL"),
         resp: Cell::new(2),
         killed: Cell::new(false),
-        kill_waker: RefCell::new(None),
+        waker: RefCell::new(None),
+        monitoring: Cell::new(false),
+        monitor_out: RefCell::new(Vec::new()),
         qbuf: Cell::new(0),
         obuf: Cell::new(0),
     });
@@ -77,6 +80,7 @@ pub async fn serve(core: Rc<Core>, fd: RawFd, addr: String) {
         socket: Some(reg.clone()),
     };
     let _ = run(&core, &mut client, &reg).await;
+    monitor::stop(&core, &info);
     crate::tx::multi::unwatch_all(&core, &mut client).await;
     drop(client);
     core.clients.borrow_mut().remove(&info.id);
@@ -94,10 +98,10 @@ struct WaitInput<'a> {
 impl Future for WaitInput<'_> {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.info.killed.get() {
+        if self.info.killed.get() || !self.info.monitor_out.borrow().is_empty() {
             return Poll::Ready(());
         }
-        *self.info.kill_waker.borrow_mut() = Some(cx.waker().clone());
+        *self.info.waker.borrow_mut() = Some(cx.waker().clone());
         Pin::new(&mut self.ready).poll(cx)
     }
 }
@@ -115,6 +119,10 @@ async fn run(core: &Rc<Core>, client: &mut Client, reg: &Registration) -> io::Re
         WaitInput { info: &client.info, ready: reg.readable() }.await;
         if client.info.killed.get() {
             return Ok(());
+        }
+        if client.info.monitoring.get() {
+            out.buf.append(&mut client.info.monitor_out.borrow_mut());
+            write_all(core, reg, &mut out).await?;
         }
         // Read what is there; a full buffer means more may be waiting.
         loop {
@@ -281,6 +289,10 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
         return Step::Done;
     }
     client.info.last_cmd.set(cmd.name);
+    if client.info.monitoring.get() && monitor::refused_to_monitor(cmd_index) {
+        reject(core, client, pipe, out, CmdError::msg(monitor::KEYSPACE_REFUSED), Some(cmd_index));
+        return Step::Done;
+    }
     if client.multi.is_some() && !multi::runs_immediately(cmd.name) {
         if multi::refused_in_multi(cmd.name) {
             let e = CmdError::msg("ERR Command not allowed inside a transaction");
@@ -290,6 +302,11 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
             pipe.local_reply(out, |o| o.simple("QUEUED"));
         }
         return Step::Done;
+    }
+    // EXEC is fed after the commands it runs, a connection command after it ran (SELECT's
+    // line shows the new database), as Redis feeds monitors after a command.
+    if !matches!(cmd.exec, Exec::Conn(_) | Exec::Special(Special::Exec)) {
+        monitor::feed(core, &client.info, client.db, cmd_index, args);
     }
     let defer = || Step::Defer(cmd_index, OwnedArgs::from_slices(args.iter()));
     if core.paused_for(cmd) || cmd.flags & commands::BLOCKING != 0 {
@@ -302,6 +319,7 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
             }
             let start = Instant::now();
             let result = f(client, args, out);
+            monitor::feed(core, &client.info, client.db, cmd_index, args);
             let mut stats = core.stats.borrow_mut();
             stats.cmd[cmd_index].calls += 1;
             stats.cmd[cmd_index].usec += start.elapsed().as_micros() as u64;

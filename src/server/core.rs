@@ -60,6 +60,8 @@ pub struct Core {
     pub pause: Cell<Option<(std::time::Instant, bool)>>,
     /// The shard's AOF writer, when `appendonly` is on (set once at startup).
     pub aof: std::cell::OnceCell<Rc<crate::persistence::aof::Aof>>,
+    /// MONITOR's clients here and elsewhere (see `server::monitor`).
+    pub monitor: crate::server::monitor::Monitors,
 }
 
 impl Core {
@@ -90,6 +92,7 @@ impl Core {
             blocked: RefCell::new(Default::default()),
             now_ms: Cell::new(crate::shard::now_ms()),
             aof: std::cell::OnceCell::new(),
+            monitor: crate::server::monitor::Monitors::new(shards),
         }
     }
 

@@ -3,4 +3,5 @@ pub mod boot;
 pub mod client;
 pub mod conn;
 pub mod core;
+pub mod monitor;
 pub mod reactor;

@@ -253,7 +253,7 @@ impl BlockState {
                 return std::task::Poll::Ready(Wake::Woken);
             }
             *self.waker.borrow_mut() = Some(cx.waker().clone());
-            *info.kill_waker.borrow_mut() = Some(cx.waker().clone());
+            *info.waker.borrow_mut() = Some(cx.waker().clone());
             std::task::Poll::Pending
         });
         let hangup = async {

@@ -22,6 +22,7 @@ use crate::dispatch::{coord, exec_local, invoke_on, slot::key_shard};
 use crate::resp::Out;
 use crate::server::client::Client;
 use crate::server::core::Core;
+use crate::server::monitor;
 use std::rc::Rc;
 
 /// Commands queued by MULTI, and whether one was rejected while queueing.
@@ -163,6 +164,9 @@ async fn run_queued(
     for (slot, (cmd_index, args)) in cmds.iter().enumerate() {
         let cmd = &table()[*cmd_index];
         let a = args.args();
+        if !matches!(cmd.exec, Exec::Conn(_)) {
+            monitor::feed(core, &client.info, client.db, *cmd_index, a);
+        }
         let shard = match cmd.exec {
             Exec::Shard(_) | Exec::Multi(..) | Exec::Cross(..) => coord::single_shard(core, *cmd_index, a),
             _ => None,
@@ -185,6 +189,9 @@ async fn run_queued(
         send_hop(core, tx, hop.take(), &mut replies).await;
         let mut o = Out::new(client.resp3);
         run_one(core, client, tx, group, *cmd_index, a, shard, &mut o).await;
+        if matches!(cmd.exec, Exec::Conn(_)) {
+            monitor::feed(core, &client.info, client.db, *cmd_index, a);
+        }
         replies[slot] = o.buf;
     }
     send_hop(core, tx, hop.take(), &mut replies).await;
@@ -251,6 +258,10 @@ async fn run_one(
         }
         (Exec::Cross(_, special), _) => {
             coord::run_cross(core, client, cmd_index, special, args, tx, out).await
+        }
+        // Redis refuses MONITOR where a client must get one reply per command.
+        (Exec::Special(commands::Special::Monitor), _) => {
+            out.error("ERR MONITOR isn't allowed for DENY BLOCKING client")
         }
         // Boxed: EXEC itself is a special command, so this recursion needs a heap frame.
         (Exec::Special(special), _) => {
