@@ -206,15 +206,11 @@ pub fn admitted(core: &Core, cmd_index: usize, db: usize, args: Args) -> bool {
     core.txq.admits(db, cmd.keys(args).map(|i| args.get(i)), cmd.flags & WRITE != 0)
 }
 
-/// Schedules a transaction on this shard alone, retrying with newer ids until it is taken.
-pub fn schedule_here(core: &Core, mut locks: Vec<LockKey>, shard_wide: bool) -> TxId {
-    loop {
-        let tx = crate::tx::next_id();
-        match core.txq.schedule_or_return(tx, locks, shard_wide) {
-            Ok(()) => return tx,
-            Err(refused) => locks = refused,
-        }
-    }
+/// Schedules a transaction on this shard alone, with a fresh id (never refused).
+pub fn schedule_here(core: &Core, locks: Vec<LockKey>, shard_wide: bool) -> TxId {
+    let tx = crate::tx::next_id();
+    core.txq.schedule_fresh(tx, locks, shard_wide);
+    tx
 }
 
 /// Runs a plain command on this shard: at once when admitted, otherwise as a one-shard

@@ -191,26 +191,30 @@ impl TxQueue {
     /// that one may be queued and already have run ahead of the queue, or have concluded here
     /// already; the caller retries with a new id.
     pub fn schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
-        self.schedule_or_return(tx, keys, shard_wide).is_ok()
-    }
-
-    /// `schedule`, handing the keys back when refused (for a retry with another id).
-    pub fn schedule_or_return(
-        &self,
-        tx: TxId,
-        keys: Vec<LockKey>,
-        shard_wide: bool,
-    ) -> Result<(), Vec<LockKey>> {
         let taken = self.try_schedule(tx, keys, shard_wide);
-        let counter = if taken.is_ok() { &self.scheduled } else { &self.refused };
+        let counter = if taken { &self.scheduled } else { &self.refused };
         counter.set(counter.get() + 1);
         taken
     }
 
-    fn try_schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> Result<(), Vec<LockKey>> {
-        if self.history.borrow().ran_after(tx, &keys, shard_wide) {
-            return Err(keys);
-        }
+    /// Schedules `tx`, an id this core took from `next_id` just now, with nothing run in
+    /// between: never refused. Every id that has reached this shard was taken before it (an
+    /// id taken elsewhere later could only arrive in a message handled after this), so no
+    /// larger id is queued or concluded here, and the history need not be read.
+    pub fn schedule_fresh(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) {
+        debug_assert!(!self.history.borrow().ran_after(tx, &keys, shard_wide));
+        let taken = self.enqueue(tx, keys, shard_wide);
+        debug_assert!(taken, "a fresh id is larger than every queued one");
+        self.scheduled.set(self.scheduled.get() + 1);
+    }
+
+    fn try_schedule(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
+        !self.history.borrow().ran_after(tx, &keys, shard_wide) && self.enqueue(tx, keys, shard_wide)
+    }
+
+    /// Queues `tx` with its intents, unless it would have to go before a later transaction
+    /// its keys conflict with (which may have run ahead of the queue already).
+    fn enqueue(&self, tx: TxId, keys: Vec<LockKey>, shard_wide: bool) -> bool {
         let mut queue = self.queue.borrow_mut();
         let granted = if shard_wide {
             queue.0.is_empty()
@@ -220,7 +224,7 @@ impl TxQueue {
                 && keys.iter().all(|k| intents.get(&k.id).is_none_or(|i| i.admits(k.write)))
         };
         if !granted && queue.tail().is_some_and(|t| tx < t) {
-            return Err(keys);
+            return false;
         }
         if shard_wide {
             self.shard_wide.set(self.shard_wide.get() + 1);
@@ -239,7 +243,7 @@ impl TxQueue {
             Err(at) => queue.0.insert(at, (tx, scheduled)),
             Ok(i) => queue.0[i].1 = scheduled,
         }
-        Ok(())
+        true
     }
 
     /// Whether `tx` may run its hop here now: its keys were free when it was scheduled, or
