@@ -692,6 +692,44 @@ fn pipelined_mix_uses_split_transactions() {
     assert!(parts > 1000, "only {parts} split parts ran");
 }
 
+/// A connection served by `core` (client ids are handed out as k * cores + core + 1).
+fn conn_on_core(s: &Server, cores: i64, core: i64) -> RawConn {
+    for _ in 0..200 {
+        let mut c = s.raw();
+        if (as_int(&c.cmd_s("CLIENT ID")).unwrap() - 1) % cores == core {
+            return c;
+        }
+    }
+    panic!("200 connections and none on core {core}");
+}
+
+/// A split transaction whose other part meets a key that a transaction in progress holds on
+/// that shard cannot run at once: the shard stops the batch and hands it back, and the command
+/// runs as a transaction of its own, after the one in its way.
+#[test]
+fn a_held_up_split_part_is_handed_back_and_runs_after() {
+    let s = Server::start(2, &[]);
+    // With 2 shards, keys tagged {s2} live on shard 0 and {s0} on shard 1 (see bench/tx.sh).
+    let mut writer = conn_on_core(&s, 2, 0);
+    let mut holder = s.raw();
+    for round in 0..3 {
+        let scheduled = info_stat(&s, "tx_scheduled");
+        let stops = info_stat(&s, "tx_split_stops");
+        for c in ["MULTI", "SET {s0}k held", "DEBUG SLEEP 0.3"] {
+            assert!(holder.cmd_s(c).starts_with(b"+"), "{c}");
+        }
+        holder.send(b"EXEC\r\n");
+        // Once the EXEC is scheduled it holds {s0}k until it ends (DEBUG in it makes it lock
+        // every shard whole, as any special command in an EXEC does).
+        while info_stat(&s, "tx_scheduled") == scheduled {}
+        assert_eq!(writer.cmd_s(&format!("MSET {{s2}}x {round} {{s0}}k {round}")), b"+OK\r\n");
+        assert_eq!(holder.read_reply(), b"*2\r\n+OK\r\n+OK\r\n");
+        assert_eq!(writer.cmd_s("GET {s0}k"), format!("$1\r\n{round}\r\n").into_bytes(), "after the EXEC");
+        assert_eq!(writer.cmd_s("GET {s2}x"), format!("$1\r\n{round}\r\n").into_bytes());
+        assert_eq!(info_stat(&s, "tx_split_stops"), stops + 1, "the batch came back");
+    }
+}
+
 for_threads!(
     mset_mget_50,
     del_exists_counts,

@@ -447,6 +447,26 @@ fn crossing_transactions_never_deadlock(t: &dyn Target) {
     });
 }
 
+/// An EXEC whose commands wait in the middle (DEBUG SLEEP, like INFO or CONFIG, waits for a
+/// timer or other cores) still runs as one step: a write another client sends meanwhile lands
+/// before or after it, never between its commands (a special command makes the EXEC lock every
+/// shard whole, even when all its keys are local).
+#[test]
+fn an_exec_that_waits_stays_isolated() {
+    for threads in [1, 2] {
+        let s = Server::start(threads, &[]);
+        let (mut a, mut b) = (s.raw(), s.raw());
+        for _ in 0..3 {
+            for c in ["MULTI", "SET k 1", "DEBUG SLEEP 0.2", "GET k"] {
+                assert!(a.cmd_s(c).starts_with(b"+"), "{c}");
+            }
+            a.send(b"EXEC\r\n");
+            assert_eq!(b.cmd_s("SET k 2"), b"+OK\r\n");
+            assert_eq!(a.read_reply(), b"*3\r\n+OK\r\n+OK\r\n$1\r\n1\r\n", "{threads} threads");
+        }
+    }
+}
+
 for_threads!(
     bank_transfers_keep_the_total,
     watch_counters_count_successful_execs,
