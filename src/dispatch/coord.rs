@@ -154,7 +154,6 @@ pub fn split_into_pipeline(
         tx,
         cmd: cmd_index,
         local,
-        full: OwnedArgs::from_slices(args.iter()),
         positions,
         how,
         index,

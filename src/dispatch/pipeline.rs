@@ -37,9 +37,8 @@ pub struct Split {
     pub cmd: usize,
     /// This shard's part of the command.
     pub local: OwnedArgs,
-    /// The whole command, to run as a scheduled transaction if the other shard handed it back.
-    pub full: OwnedArgs,
-    /// For merging the two replies: each part's key positions, in shard order.
+    /// Each part's key positions in the whole command, in shard order: to merge the two
+    /// replies, and to rebuild the command if the other shard hands its part back.
     pub positions: [Vec<usize>; 2],
     pub how: Merge,
     /// The other part's index in its batch (from `push_part`).
@@ -207,7 +206,11 @@ impl Pipeline {
                     }
                     None => {
                         // Handed back: run it the slow way, as a transaction of its own.
-                        let args = split.full.args();
+                        let answer = &self.replies[split.shard];
+                        let batch = answer.handed_back.as_ref().expect("a stopped batch comes back");
+                        let (_, remote) = batch.command(split.index as usize);
+                        let full = rejoin(core.id, &split, remote);
+                        let args = full.args();
                         let groups = coord::group_keys(core, split.cmd, args);
                         coord::run_split(core, client, split.cmd, args, groups, split.how, None, out).await;
                     }
@@ -216,6 +219,28 @@ impl Pipeline {
         }
         self.scratch.buf.clear();
     }
+}
+
+/// The whole command a split was made from: its name, then each key's group (the key and the
+/// `step - 1` arguments after it) in the original order, taken from the part that holds it. A
+/// split command has no other arguments (only MSET-like commands, keys from the first
+/// argument on, are split).
+fn rejoin(here: usize, split: &Split, remote: Args) -> OwnedArgs {
+    let step = crate::commands::table()[split.cmd].step.max(1) as usize;
+    let mine = usize::from(here > split.shard);
+    let parts = [(&split.positions[mine], split.local.args()), (&split.positions[1 - mine], remote)];
+    let mut taken = [0usize; 2];
+    let mut full = OwnedArgs::from_slices([remote.get(0)]);
+    while let Some(p) = (0..2).filter(|&p| taken[p] < parts[p].0.len()).min_by_key(|&p| parts[p].0[taken[p]])
+    {
+        let args = parts[p].1;
+        let start = 1 + taken[p] * step;
+        for i in start..(start + step).min(args.len()) {
+            full.push(args.get(i));
+        }
+        taken[p] += 1;
+    }
+    full
 }
 
 fn answer_of(body: RespBody) -> Answer {
@@ -240,4 +265,42 @@ async fn run_local_half(core: &Rc<Core>, client: &Client, split: &mut Split, ans
     exec_local(core, split.cmd, client.db, split.local.args(), &mut local);
     core.txq.conclude(split.tx);
     split.local_reply = Some(local.buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_of(cmd: &str, local: &[&str], positions: [Vec<usize>; 2], shard: usize) -> Split {
+        let cmd = crate::commands::table().iter().position(|c| c.name == cmd).unwrap();
+        Split {
+            shard,
+            tx: 1,
+            cmd,
+            local: OwnedArgs::from_slices(local.iter().map(|a| a.as_bytes())),
+            positions,
+            how: Merge::AllOk,
+            index: 0,
+            local_reply: None,
+        }
+    }
+
+    fn words(args: Args) -> Vec<String> {
+        args.iter().map(|a| String::from_utf8(a.to_vec()).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_split_command_is_rejoined_in_its_original_order() {
+        let remote = OwnedArgs::from_slices(["MSET", "b", "2", "d", "4"].map(str::as_bytes));
+        let whole = ["MSET", "a", "1", "b", "2", "c", "3", "d", "4"];
+        // This shard (0) holds keys at 1 and 5, shard 1 those at 3 and 7.
+        let split = split_of("mset", &["MSET", "a", "1", "c", "3"], [vec![1, 5], vec![3, 7]], 1);
+        assert_eq!(words(rejoin(0, &split, remote.args()).args()), whole);
+        // Seen from shard 1, whose part is first in shard order.
+        let split = split_of("mset", &["MSET", "a", "1", "c", "3"], [vec![3, 7], vec![1, 5]], 0);
+        assert_eq!(words(rejoin(1, &split, remote.args()).args()), whole);
+        let remote = OwnedArgs::from_slices(["DEL", "y"].map(str::as_bytes));
+        let split = split_of("del", &["DEL", "x", "z", "w"], [vec![1, 3, 4], vec![2]], 1);
+        assert_eq!(words(rejoin(0, &split, remote.args()).args()), ["DEL", "x", "y", "z", "w"]);
+    }
 }
