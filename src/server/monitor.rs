@@ -70,6 +70,8 @@ pub async fn start(core: &Rc<Core>, client: &mut Client, out: &mut crate::resp::
     if client.info.monitoring.get() {
         return;
     }
+    // Built from the command metadata on first use: now, rather than on the first fed command.
+    classes();
     client.info.monitoring.set(true);
     core.monitor.local.borrow_mut().push(client.info.clone());
     core.monitor.refresh_active();
