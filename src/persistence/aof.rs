@@ -460,16 +460,6 @@ pub fn appended(core: &Core) -> u64 {
     core.shard.borrow().aof.as_ref().map_or(0, |l| l.appended)
 }
 
-thread_local! {
-    static DISK_WRITE_IN_FLIGHT: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether this core waits for a synchronous disk write (the socket loop then yields the CPU
-/// to the kernel worker doing it when it has nothing else to do).
-pub fn disk_write_in_flight() -> bool {
-    DISK_WRITE_IN_FLIGHT.with(|c| c.get())
-}
-
 /// Wakes the flusher if it waits for records.
 pub fn kick(core: &Core) {
     let mut shard = core.shard.borrow_mut();
@@ -513,7 +503,6 @@ pub async fn flusher(core: Rc<Core>, aof: Rc<Aof>) {
             keep_zeroed_ahead(&aof, len).await;
         }
         let write_started = std::time::Instant::now();
-        DISK_WRITE_IN_FLIGHT.with(|c| c.set(always));
         loop {
             let file = dsync.clone().unwrap_or_else(|| aof.file.borrow().clone());
             match write_all_at(&file, &bytes, aof.pos.get()).await {
@@ -525,7 +514,6 @@ pub async fn flusher(core: Rc<Core>, aof: Rc<Aof>) {
                 }
             }
         }
-        DISK_WRITE_IN_FLIGHT.with(|c| c.set(false));
         aof.pos.set(aof.pos.get() + len);
         aof.written.set(end);
         {
@@ -606,9 +594,7 @@ async fn gather_next_group(aof: &Aof, released: usize, last_write: Duration) {
 
 async fn fsync_to(core: &Core, aof: &Aof, end: u64) -> usize {
     let file = aof.file.borrow().clone();
-    DISK_WRITE_IN_FLIGHT.with(|c| c.set(true));
     let result = file.fdatasync().await;
-    DISK_WRITE_IN_FLIGHT.with(|c| c.set(false));
     match result {
         Ok(()) => {
             if aof.synced.get() < end {

@@ -8,6 +8,9 @@
 //! glommio's public API (a glommio stream built on a dup of the epoll fd arms an io_uring
 //! readiness poll at construction, and its first read waits for it). So the first request
 //! after idle wakes the core at once through io_uring, and an idle core sleeps in the kernel.
+//! Each spinning round first offers the CPU to any other thread ready on the core (a client
+//! sharing it, the kernel worker of an O_DSYNC write): spinning answers sooner than sleeping
+//! and waking, but must not starve whoever would send the next request.
 //! Between busy rounds the loop yields with a 1us glommio timer: glommio polls its rings only
 //! between task-queue runs, so a plain yield would starve cross-core channels and timers.
 
@@ -122,12 +125,10 @@ impl Reactor {
             last_reactor_turn = Instant::now();
             let now = Instant::now();
             let since = *idle_since.get_or_insert(now);
-            if crate::persistence::aof::disk_write_in_flight() {
-                // The kernel worker doing our O_DSYNC write runs on this core: give it the
-                // CPU now rather than after our spin.
-                unsafe { libc::sched_yield() };
-            }
             if now - since < self.spin.get() {
+                // Spin politely: whatever else is runnable on this core (a client, the kernel
+                // worker of our O_DSYNC write) runs first; alone on the core this returns at once.
+                unsafe { libc::sched_yield() };
                 yield_to_reactor().await;
                 continue;
             }
