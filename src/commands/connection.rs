@@ -71,7 +71,7 @@ fn quit(c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
 
 /// RESET: back to a fresh connection's state (db 0, RESP2, no name, not authenticated).
 fn reset(c: &mut Client, _args: Args, out: &mut Out) -> CmdResult {
-    crate::server::monitor::stop(&c.core.clone(), &c.info);
+    crate::server::monitor::stop(&c.core, &c.info);
     c.multi = None;
     forget_watches(c);
     c.select(0);

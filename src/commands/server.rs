@@ -178,7 +178,7 @@ pub async fn run_special(
         Special::ClientUnblock => client_unblock(core, args, out).await,
         Special::Exec => {
             crate::tx::multi::exec(core, client, out).await;
-            crate::server::monitor::feed_looked_up(core, &client.info, client.db, args);
+            crate::server::monitor::after_run_looked_up(core, &client.info, client.db, args);
             Ok(())
         }
         Special::Monitor => {

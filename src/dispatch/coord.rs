@@ -82,7 +82,7 @@ pub async fn run_unblocked(
         },
         Exec::Conn(f) => {
             let result = f(client, a, out);
-            crate::server::monitor::feed(core, &client.info, client.db, cmd_index, a);
+            crate::server::monitor::after_run(core, &client.info, client.db, cmd_index, a);
             if let Err(e) = result {
                 let text = e.to_string();
                 core.count_error(&text);

@@ -1,7 +1,7 @@
 //! One connection's life: wait for input, read it into the query buffer, run every complete
 //! command in it (local ones at once, remote ones gathered per shard), write the replies.
 
-use crate::commands::{self, Args, Exec, OwnedArgs, Special, table};
+use crate::commands::{self, Args, Exec, OwnedArgs, table};
 use crate::dispatch::{coord, exec_local, pipeline::Pipeline};
 use crate::error::CmdError;
 use crate::resp::{Out, Parsed, Parser};
@@ -303,11 +303,7 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
         }
         return Step::Done;
     }
-    // EXEC is fed after the commands it runs, a connection command after it ran (SELECT's
-    // line shows the new database), as Redis feeds monitors after a command.
-    if !matches!(cmd.exec, Exec::Conn(_) | Exec::Special(Special::Exec)) {
-        monitor::feed(core, &client.info, client.db, cmd_index, args);
-    }
+    monitor::before_run(core, &client.info, client.db, cmd_index, args);
     let defer = || Step::Defer(cmd_index, OwnedArgs::from_slices(args.iter()));
     if core.paused_for(cmd) || cmd.flags & commands::BLOCKING != 0 {
         return defer();
@@ -319,7 +315,7 @@ fn prepare(core: &Rc<Core>, client: &mut Client, args: Args, pipe: &mut Pipeline
             }
             let start = Instant::now();
             let result = f(client, args, out);
-            monitor::feed(core, &client.info, client.db, cmd_index, args);
+            monitor::after_run(core, &client.info, client.db, cmd_index, args);
             let mut stats = core.stats.borrow_mut();
             stats.cmd[cmd_index].calls += 1;
             stats.cmd[cmd_index].usec += start.elapsed().as_micros() as u64;

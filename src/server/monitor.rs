@@ -14,7 +14,7 @@
 //! As in Redis: admin commands (CONFIG, DEBUG, ...) are not shown, AUTH's and HELLO's secrets
 //! are redacted, and a monitoring client may not run commands that read or write keys.
 
-use crate::commands::{Args, Command, eq_ic, meta, table};
+use crate::commands::{Args, Command, Exec, Special, eq_ic, meta, table};
 use crate::dispatch::mesh::ReqBody;
 use crate::server::client::{Client, ClientInfo};
 use crate::server::core::Core;
@@ -109,20 +109,35 @@ fn count_remote(core: &Rc<Core>, from: usize, by: i32) {
     core.monitor.refresh_active();
 }
 
-/// Feeds a command to the monitors, if there are any (the hot-path check).
+/// Feeds a command about to run, unless it is fed once it has run: Redis feeds monitors after
+/// a command, which shows for a connection command (SELECT's line has the new database) and for
+/// EXEC (its line follows the commands it ran); for any other command before and after look
+/// the same. `after_run` is the other half.
 #[inline]
-pub fn feed(core: &Rc<Core>, info: &ClientInfo, db: usize, cmd_index: usize, args: Args) {
-    if core.monitor.active.get() {
+pub fn before_run(core: &Rc<Core>, info: &ClientInfo, db: usize, cmd_index: usize, args: Args) {
+    if core.monitor.active.get() && !fed_after_run(cmd_index) {
         feed_now(core, info, db, cmd_index, args);
     }
 }
 
-/// `feed` for a command known by its arguments only (EXEC, fed after the commands it ran).
-pub fn feed_looked_up(core: &Rc<Core>, info: &ClientInfo, db: usize, args: Args) {
+/// Feeds a command that has just run, if it is one of those fed then (see `before_run`).
+#[inline]
+pub fn after_run(core: &Rc<Core>, info: &ClientInfo, db: usize, cmd_index: usize, args: Args) {
+    if core.monitor.active.get() && fed_after_run(cmd_index) {
+        feed_now(core, info, db, cmd_index, args);
+    }
+}
+
+fn fed_after_run(cmd_index: usize) -> bool {
+    matches!(table()[cmd_index].exec, Exec::Conn(_) | Exec::Special(Special::Exec))
+}
+
+/// `after_run` for a command known by its arguments only (EXEC, in the special commands' runner).
+pub fn after_run_looked_up(core: &Rc<Core>, info: &ClientInfo, db: usize, args: Args) {
     if core.monitor.active.get()
         && let Ok(cmd_index) = crate::commands::lookup(args)
     {
-        feed_now(core, info, db, cmd_index, args);
+        after_run(core, info, db, cmd_index, args);
     }
 }
 

@@ -164,9 +164,7 @@ async fn run_queued(
     for (slot, (cmd_index, args)) in cmds.iter().enumerate() {
         let cmd = &table()[*cmd_index];
         let a = args.args();
-        if !matches!(cmd.exec, Exec::Conn(_)) {
-            monitor::feed(core, &client.info, client.db, *cmd_index, a);
-        }
+        monitor::before_run(core, &client.info, client.db, *cmd_index, a);
         let shard = match cmd.exec {
             Exec::Shard(_) | Exec::Multi(..) | Exec::Cross(..) => coord::single_shard(core, *cmd_index, a),
             _ => None,
@@ -189,9 +187,7 @@ async fn run_queued(
         send_hop(core, tx, hop.take(), &mut replies).await;
         let mut o = Out::new(client.resp3);
         run_one(core, client, tx, group, *cmd_index, a, shard, &mut o).await;
-        if matches!(cmd.exec, Exec::Conn(_)) {
-            monitor::feed(core, &client.info, client.db, *cmd_index, a);
-        }
+        monitor::after_run(core, &client.info, client.db, *cmd_index, a);
         replies[slot] = o.buf;
     }
     send_hop(core, tx, hop.take(), &mut replies).await;
